@@ -1,0 +1,75 @@
+"""Wire a question set to an engine: build (or reuse) the corpus index, then run
+the runner over every mode. Used by `policyqa eval`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from index.engine import Engine, corpus_fingerprint
+from index.hybrid import FusionConfig
+
+from .datasets import Question, default_cmrc_path, load_cmrc2018, load_questions
+from .runner import EvalReport, SearchFn, evaluate
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SEED_QUESTIONS = Path(__file__).resolve().parent / "questions" / "seed.jsonl"
+SEED_CORPUS = REPO_ROOT / "seeds"
+
+Progress = Callable[[str, int, int], None]
+
+
+def model_slug(model: str | None) -> str:
+    """A folder-safe name for a model, so each model keeps its own cached eval index."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model or "usem3").strip("_")[-60:]
+
+
+def load_dataset(
+    name: str, corpus: Path | None = None
+) -> tuple[list[Question], Callable[[Engine, Progress | None], None]]:
+    """Questions and a function that brings an engine's index to the dataset's corpus."""
+    if name == "cmrc2018":
+        docs, questions = load_cmrc2018(corpus or default_cmrc_path())
+
+        def build(engine: Engine, progress: Progress | None) -> None:
+            wanted = corpus_fingerprint((d.doc_id, d.fingerprint) for d in docs)
+            if engine.backend.exists() and engine.backend.manifest().get("corpus_fingerprint") == wanted:
+                return
+            current = [d.doc_id for d in engine.backend.view().documents()] if engine.backend.exists() else []
+            engine.apply(docs, remove=current, progress=progress)
+
+        return questions, build
+
+    path = SEED_QUESTIONS if name == "seed" else Path(name)
+    folder = corpus or SEED_CORPUS
+    questions = load_questions(path)
+
+    def ingest(engine: Engine, progress: Progress | None) -> None:
+        engine.ingest([folder], progress=progress)
+
+    return questions, ingest
+
+
+def search_fn(engine: Engine, fusion: FusionConfig | None = None) -> SearchFn:
+    def run(query: str, k: int, mode: str) -> Sequence[Mapping[str, Any]]:
+        return [h.to_dict() for h in engine.search(query, k=k, mode=mode, fusion=fusion).hits]
+
+    return run
+
+
+def run_suite(
+    engine: Engine,
+    questions: Sequence[Question],
+    modes: Sequence[str],
+    fusion: FusionConfig | None = None,
+    level: str = "document",
+    split: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalReport:
+    """Evaluate `questions` (optionally one split) in each mode against `engine`."""
+    chosen = [q for q in questions if split in (None, "all") or q.split == split]
+    if not chosen:
+        raise ValueError(f"no questions in split {split!r}: use dev, heldout or all")
+    return evaluate(chosen, search_fn(engine, fusion), modes=modes, k=10, level=level, progress=progress)

@@ -1,0 +1,114 @@
+"""The storage-and-search interface the engine talks to.
+
+The engine embeds, tokenizes and fuses; a backend stores chunks with their
+vectors and tokens, and answers the two kinds of candidate search. The FAISS +
+BM25 backend (`local_backend.py`) is the first; a Milvus one can sit beside it
+without the engine or the service changing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .chunkstore import DocRecord
+from .errors import InputError
+from .types import Chunk, Document
+
+Ranking = tuple[np.ndarray, np.ndarray]  # (keys, scores), best first
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A document with everything a backend stores for it, computed by the engine."""
+
+    document: Document
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray  # (len(chunks), dim) float32, L2-normalized
+    tokens: Sequence[Sequence[str]]  # one token list per chunk
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which documents a search may return. Every given field must match.
+
+    `metadata` values match by equality (a list means "any of these").
+    """
+
+    doc_ids: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # a source matches when it starts with one of these
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any] | None) -> Filters | None:
+        """From a JSON-like mapping: {"doc_id": ..., "source": ..., "<metadata key>": ...}."""
+        if not raw:
+            return None
+
+        def as_tuple(value: Any, name: str) -> tuple[str, ...]:
+            values = value if isinstance(value, list | tuple) else [value]
+            if not all(isinstance(v, str) and v for v in values):
+                raise InputError(f"filter {name!r} takes a non-empty string or a list of them, not {value!r}")
+            return tuple(values)
+
+        meta = {k: v for k, v in raw.items() if k not in ("doc_id", "source")}
+        for key, value in meta.items():
+            values = value if isinstance(value, list) else [value]
+            if not all(isinstance(v, str | int | float | bool) for v in values):
+                raise InputError(f"filter {key!r} takes a string, number or a list of them, not {value!r}")
+        return cls(
+            doc_ids=as_tuple(raw["doc_id"], "doc_id") if "doc_id" in raw else (),
+            sources=as_tuple(raw["source"], "source") if "source" in raw else (),
+            metadata=meta,
+        )
+
+    def matches(self, doc: DocRecord) -> bool:
+        if self.doc_ids and doc.doc_id not in self.doc_ids:
+            return False
+        if self.sources and not doc.source.startswith(self.sources):
+            return False
+        for key, wanted in self.metadata.items():
+            value = doc.metadata.get(key)
+            options = wanted if isinstance(wanted, list) else [wanted]
+            if value not in options and str(value) not in {str(o) for o in options}:
+                return False
+        return True
+
+
+class ReadView(Protocol):
+    """One consistent version of the index: every call answers from the same data."""
+
+    version: str
+
+    def lexical_search(self, tokens: Sequence[str], k: int, filters: Filters | None) -> Ranking: ...
+
+    def dense_search(self, vector: np.ndarray, k: int, filters: Filters | None) -> Ranking: ...
+
+    def lexical_scores(self, tokens: Sequence[str], keys: np.ndarray) -> np.ndarray: ...
+
+    def dense_scores(self, vector: np.ndarray, keys: np.ndarray) -> np.ndarray: ...
+
+    def resolve(self, keys: Sequence[int]) -> list[tuple[Chunk, DocRecord]]: ...
+
+    def documents(self) -> list[DocRecord]: ...
+
+    def document_text(self, doc_id: str) -> str: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+class Backend(Protocol):
+    """Stores chunks and answers searches; `apply` is atomic for readers."""
+
+    def exists(self) -> bool: ...
+
+    def view(self) -> ReadView: ...
+
+    def apply(
+        self, add: Sequence[PreparedDocument], remove: Sequence[str], manifest: Mapping[str, Any]
+    ) -> ReadView: ...
+
+    def manifest(self) -> dict[str, Any]: ...

@@ -1,0 +1,299 @@
+"""The engine: files in, cited hits out.
+
+It chunks, tokenizes and embeds; the backend stores and searches; `hybrid`
+fuses. It knows nothing of HTTP or the command line, reads no environment
+variables and configures no logging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .backend import Backend, Filters, PreparedDocument, ReadView
+from .chunking import ChunkingConfig, chunk_document
+from .dense import DenseConfig
+from .embedders import Embedder, make_embedder
+from .errors import IngestError, InputError, ModelMismatchError
+from .hybrid import FusionConfig, SearchMode, fuse, lexical_trust
+from .ingest import iter_files, read_document, source_key
+from .local_backend import LocalBackend
+from .tokenize import ChineseTokenizer
+from .types import Document, Hit
+
+# progress(stage, done, total): stages are "read", "embed", "write"
+Progress = Callable[[str, int, int], None]
+
+MAX_QUERY_CHARS = 2000
+MAX_K = 1000
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    dense: DenseConfig = field(default_factory=DenseConfig)
+    embed_batch_size: int = 64
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # one-line messages
+    chunks_added: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    mode: SearchMode
+    hits: list[Hit]
+    version: str
+    timings_ms: dict[str, float]
+    tokens: list[str]
+
+
+def corpus_fingerprint(docs: Iterable[tuple[str, str]]) -> str:
+    """One hash over every (doc_id, content fingerprint): equal corpora, equal hash."""
+    h = hashlib.sha256()
+    for doc_id, fp in sorted(docs):
+        h.update(f"{doc_id}:{fp}\n".encode())
+    return h.hexdigest()
+
+
+class Engine:
+    """Search and maintain one index with one embedding model."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        embedder: Embedder,
+        tokenizer: ChineseTokenizer | None = None,
+        config: EngineConfig | None = None,
+        model_name: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.embedder = embedder
+        self.tokenizer = tokenizer or ChineseTokenizer()
+        self.config = config or EngineConfig()
+        self.model_name = model_name or embedder.model_id
+        if backend.exists():
+            self._check_compatible(backend.manifest())
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: Path,
+        model: str | None = None,
+        threads: int | None = None,
+        config: EngineConfig | None = None,
+        embedder: Embedder | None = None,
+    ) -> Engine:
+        """An engine on the index at `index_dir` (which may not exist yet).
+
+        Without `model`, an existing index is opened with the model that built it;
+        a new one gets the embedded default.
+        """
+        config = config or EngineConfig()
+        backend = LocalBackend(Path(index_dir), dense_config=config.dense)
+        if embedder is None:
+            if model is None and backend.exists():
+                model = backend.manifest().get("model_name")
+            embedder = make_embedder(model, threads=threads)
+        return cls(backend, embedder, config=config, model_name=model)
+
+    # ---- checks ----
+    def _check_compatible(self, manifest: dict[str, Any]) -> None:
+        built_with = manifest.get("model_id")
+        if built_with != self.embedder.model_id or int(manifest.get("dim", -1)) != self.embedder.dim:
+            raise ModelMismatchError(
+                f"index was built with {built_with} ({manifest.get('dim')}-d); this query uses "
+                f"{self.embedder.model_id} ({self.embedder.dim}-d): re-run `policyqa ingest --rebuild` "
+                "with the new model, or drop --model to use the index's own"
+            )
+        if manifest.get("tokenizer") != self.tokenizer.fingerprint:
+            raise ModelMismatchError(
+                "index was built with a different tokenizer (user dictionary or stopwords changed): "
+                "re-run `policyqa ingest --rebuild`"
+            )
+
+    def _manifest(self, docs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        return {
+            "model_id": self.embedder.model_id,
+            "model_name": self.model_name,
+            "dim": self.embedder.dim,
+            "tokenizer": self.tokenizer.fingerprint,
+            "chunking": {"size": self.config.chunking.size, "overlap_sentences": self.config.chunking.overlap_sentences},
+            "corpus_fingerprint": corpus_fingerprint(docs),
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    # ---- writing ----
+    def prepare(self, docs: Sequence[Document], progress: Progress | None = None) -> list[PreparedDocument]:
+        """Chunk, tokenize and embed documents (the expensive part of an update)."""
+        chunked = [chunk_document(d, self.config.chunking) for d in docs]
+        texts = [c.text for chunks in chunked for c in chunks]
+        done = 0
+
+        def step(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress("embed", done, len(texts))
+
+        vectors = self.embedder.encode_documents(texts, batch_size=self.config.embed_batch_size, progress=step)
+        tokens = [self.tokenizer.tokenize(t) for t in texts]
+        prepared, at = [], 0
+        for doc, chunks in zip(docs, chunked, strict=True):
+            n = len(chunks)
+            prepared.append(PreparedDocument(doc, chunks, vectors[at : at + n], tokens[at : at + n]))
+            at += n
+        return prepared
+
+    def apply(self, add: Sequence[Document], remove: Sequence[str] = (), progress: Progress | None = None) -> ReadView:
+        """Add (or replace, by doc_id) and remove documents in one atomic step."""
+        prepared = self.prepare(add, progress)
+        current = self.backend.view().documents() if self.backend.exists() else []
+        gone = set(remove) | {d.doc_id for d in add}
+        fingerprints = [(d.doc_id, d.fingerprint) for d in current if d.doc_id not in gone]
+        fingerprints += [(d.doc_id, d.fingerprint) for d in add]
+        if progress:
+            progress("write", 0, 1)
+        view = self.backend.apply(prepared, list(remove), self._manifest(fingerprints))
+        if progress:
+            progress("write", 1, 1)
+        return view
+
+    def ingest(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
+        """Bring the index in line with files and folders: add new, update changed,
+        remove documents whose files vanished from an ingested folder; unchanged
+        files cost nothing. Unreadable files are reported, not fatal."""
+        started = time.perf_counter()
+        report = IngestReport()
+        files = iter_files(paths)
+        known = {d.doc_id: d for d in self.backend.view().documents()} if self.backend.exists() else {}
+        to_add: list[Document] = []
+        seen: set[str] = set()
+        for i, path in enumerate(files):
+            if progress:
+                progress("read", i + 1, len(files))
+            try:
+                doc = read_document(path)
+            except IngestError as exc:
+                report.failed.append(str(exc))
+                continue
+            seen.add(doc.doc_id)
+            old = known.get(doc.doc_id)
+            if old is not None and old.fingerprint == doc.fingerprint:
+                report.unchanged.append(doc.source)
+                continue
+            (report.updated if old else report.added).append(doc.source)
+            to_add.append(doc)
+        folders = [source_key(p).rstrip("/") + "/" for p in paths if Path(p).is_dir()]
+        removed = [
+            d.doc_id for d in known.values() if d.doc_id not in seen and d.source.startswith(tuple(folders))
+        ] if folders else []
+        report.removed = [known[d].source for d in removed]
+        if to_add or removed:
+            view = self.apply(to_add, removed, progress)
+            added_ids = {d.doc_id for d in to_add}
+            report.chunks_added = sum(d.n_chunks for d in view.documents() if d.doc_id in added_ids)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # ---- reading ----
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: SearchMode | str = SearchMode.HYBRID,
+        fusion: FusionConfig | None = None,
+        filters: Filters | None = None,
+    ) -> SearchResult:
+        """Ranked hits for a question, each with its fused, dense and lexical scores and ranks."""
+        mode = SearchMode.parse(mode)
+        query = (query or "").strip()
+        if not query:
+            raise InputError("the query is empty: type a question")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InputError(f"the query has {len(query)} characters: keep it under {MAX_QUERY_CHARS}")
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise InputError(f"k={k!r}: ask for between 1 and {MAX_K} hits")
+        fusion = fusion or self.config.fusion
+        timings: dict[str, float] = {}
+        view = self.backend.view()
+        depth = max(k * fusion.depth_factor, fusion.min_depth) if mode is SearchMode.HYBRID else k
+
+        t = time.perf_counter()
+        tokens = self.tokenizer.tokenize(query)
+        empty = (np.empty(0, dtype=np.int64), np.empty(0))
+        lexical = view.lexical_search(tokens, depth, filters) if mode is not SearchMode.DENSE else empty
+        timings["lexical_ms"] = (time.perf_counter() - t) * 1000
+
+        vector = None
+        dense = empty
+        if mode is not SearchMode.LEXICAL:
+            t = time.perf_counter()
+            vector = self.embedder.encode_queries([query])[0]
+            timings["embed_ms"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            dense = view.dense_search(vector, depth, filters)
+            timings["dense_ms"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        if mode is SearchMode.HYBRID:
+            ranked = fuse(lexical, dense, fusion, lexical_factor=lexical_trust(query))[:k]
+        else:
+            rows, scores = lexical if mode is SearchMode.LEXICAL else dense
+            ranked = list(zip(rows.tolist(), np.asarray(scores, dtype=np.float64).tolist(), strict=True))[:k]
+        hits = self._hits(view, ranked, lexical, dense, tokens, vector)
+        timings["fuse_ms"] = (time.perf_counter() - t) * 1000
+        return SearchResult(query, mode, hits, view.version, timings, tokens)
+
+    def _hits(
+        self,
+        view: ReadView,
+        ranked: list[tuple[int, float]],
+        lexical: tuple[np.ndarray, np.ndarray],
+        dense: tuple[np.ndarray, np.ndarray],
+        tokens: list[str],
+        vector: np.ndarray | None,
+    ) -> list[Hit]:
+        keys = np.asarray([key for key, _ in ranked], dtype=np.int64)
+        lex_rank = {int(r): i + 1 for i, r in enumerate(lexical[0].tolist())}
+        den_rank = {int(r): i + 1 for i, r in enumerate(dense[0].tolist())}
+        # Scores of each side for every hit, also where that side did not rank
+        # it: a user asking "why is this here?" sees both numbers.
+        lex_scores = view.lexical_scores(tokens, keys) if tokens else np.zeros(len(keys))
+        den_scores = view.dense_scores(vector, keys) if vector is not None else None
+        hits = []
+        for i, ((chunk, doc), (key, score)) in enumerate(zip(view.resolve(keys.tolist()), ranked, strict=True)):
+            hits.append(
+                Hit(
+                    chunk=chunk,
+                    title=doc.title,
+                    source=doc.source,
+                    score=float(score),
+                    dense_score=float(den_scores[i]) if den_scores is not None else None,
+                    dense_rank=den_rank.get(key),
+                    lexical_score=float(lex_scores[i]),
+                    lexical_rank=lex_rank.get(key),
+                    metadata=dict(doc.metadata),
+                )
+            )
+        return hits

