@@ -1,0 +1,355 @@
+"""Files in, `Document`s out: find the files, decode their bytes, parse their
+format, clean the text and give each document a stable id.
+
+A format is one parser in `PARSERS` (suffix -> function from raw bytes to
+`Parsed`); adding PDF, DOCX or HTML later means writing one function and
+adding one entry. Every failure is an `IngestError` whose one-line message
+names the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
+from typing import Any
+
+import charset_normalizer
+
+from .clean import clean_text, join_lines
+from .errors import IngestError
+from .types import Document, Section, stable_id
+
+# More than this share of control characters (besides newlines and tabs) in
+# decoded text means the bytes were not text at all.
+MAX_CONTROL_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a parser makes of one file: plain text for `clean_text`, and what the format states outright."""
+
+    text: str
+    title: str = ""
+    # Headings the format marks explicitly (markdown `#`), in order. When there
+    # are any, they alone become sections; otherwise `clean_text` finds headings.
+    headings: tuple[str, ...] = ()
+
+
+Parser = Callable[[bytes, str], Parsed]  # (raw bytes, file name for messages) -> Parsed
+
+
+# ---- decoding ----
+
+# UTF-32 first: its little-endian BOM starts with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def decode_bytes(data: bytes, name: str) -> str:
+    """Decode a text file's bytes: UTF-8 (with or without BOM) first, then GB18030
+    (a superset of the GBK that Chinese government files often use), then
+    whatever charset_normalizer detects. UTF-16/32 files are read by their BOM.
+
+    Args:
+        data: the raw bytes.
+        name: the file name, for error messages.
+
+    Raises:
+        IngestError: the bytes are binary or no encoding fits, or the text is
+            empty or only whitespace.
+    """
+    text = _decode(data, name)
+    if not text.strip():
+        raise IngestError(f"{name}: the file is empty or only whitespace: add text to it or leave it out")
+    controls = sum(1 for ch in text if ch < " " and ch not in "\n\r\t\f\v") + text.count("\ufffd")
+    if controls > MAX_CONTROL_SHARE * len(text):
+        raise IngestError(f"{name}: this looks like binary data, not text: convert it to UTF-8 text first")
+    return text
+
+
+def _decode(data: bytes, name: str) -> str:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise IngestError(
+                    f"{name}: starts with a {encoding} mark but is not valid {encoding}: "
+                    f"{exc.reason} at byte {exc.start}: re-save it as UTF-8"
+                ) from exc
+    if b"\x00" in data:  # no 8-bit text encoding uses NUL; binary formats are full of it
+        raise IngestError(f"{name}: this looks like binary data, not text: convert it to UTF-8 text first")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise IngestError(f"{name}: cannot tell its text encoding (not UTF-8 or GB18030): re-save it as UTF-8")
+    return str(best)
+
+
+# ---- parsers ----
+
+
+def plain_to_text(text: str) -> Parsed:
+    """Plain text as it is: `clean_text` finds its paragraphs and headings."""
+    return Parsed(text)
+
+
+def parse_text(data: bytes, name: str) -> Parsed:
+    """A plain text file: decoded, then taken as it is."""
+    return plain_to_text(decode_bytes(data, name))
+
+
+def parse_markdown(data: bytes, name: str) -> Parsed:
+    """Markdown: `#` headings become sections, markup is stripped (see `markdown_to_text`)."""
+    return markdown_to_text(decode_bytes(data, name))
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+_MD_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_MD_ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t]*(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_MD_SETEXT = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
+_MD_RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+_MD_TABLE_RULE = re.compile(r"^[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?[ \t]*)?\|?[ \t]*$")
+_MD_LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:[ \t]*\S+")
+_MD_QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+")
+_MD_BULLET = re.compile(r"^[ \t]*[-*+][ \t]+")
+_MD_ORDERED = re.compile(r"^[ \t]*\d+[.)][ \t]+")  # its number is kept: figures are never dropped
+# Inline markup, applied in this order; each keeps the text a reader sees.
+_MD_INLINE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # image -> alt text
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # link -> link text
+    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference link
+    (re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>"), r"\1"),  # autolink
+    (re.compile(r"(`+)(.+?)\1"), r"\2"),  # code span
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # strong
+    # emphasis: not between ASCII letters or digits, so 2*3*4 and snake_case stay
+    (re.compile(r"(?<![A-Za-z0-9*\\])\*(?=[^\s*])(.+?)(?<=[^\s*\\])\*(?![A-Za-z0-9*])"), r"\1"),
+    (re.compile(r"(?<![A-Za-z0-9_\\])_(?=[^\s_])(.+?)(?<=[^\s_\\])_(?![A-Za-z0-9_])"), r"\1"),
+    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),  # strikethrough
+    (re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>"), ""),  # inline HTML tag
+    (re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])"), r"\1"),  # backslash escape
+)
+
+
+def _md_inline(text: str) -> str:
+    for pattern, replacement in _MD_INLINE:
+        text = pattern.sub(replacement, text)
+    return text.strip()
+
+
+def markdown_to_text(markdown: str) -> Parsed:
+    """Plain text from markdown, one block (heading, paragraph, list item, table
+    row) per paragraph, with the headings listed and the first one as title.
+
+    Markdown says outright where paragraphs end, so its wrapped lines are
+    joined here and blocks are set two blank lines apart, which `clean_text`
+    never joins across. Code blocks keep their lines; ordered lists keep
+    their numbers.
+    """
+    units: list[str] = []
+    headings: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        lines = [text for text in map(_md_inline, current) if text]
+        if lines:
+            units.append(join_lines(lines))
+        current.clear()
+
+    in_fence = False
+    for line in _FRONT_MATTER.sub("", markdown).splitlines():
+        if _MD_FENCE.match(line):
+            flush()
+            in_fence = not in_fence
+        elif in_fence:
+            if line.strip():
+                units.append(line.strip())
+        elif not line.strip() or _MD_LINK_DEF.match(line) or _MD_TABLE_RULE.match(line):
+            flush()
+        elif current and _MD_SETEXT.match(line):  # "Title\n=====": the paragraph above is a heading
+            before = len(units)
+            flush()
+            headings.extend(units[before:])
+        elif _MD_RULE.match(line):
+            flush()
+        elif (atx := _MD_ATX.match(line)) is not None:
+            flush()
+            heading = _md_inline(atx.group(1) or "")
+            if heading:
+                units.append(heading)
+                headings.append(heading)
+        else:
+            line = _MD_QUOTE.sub("", line)
+            if _MD_BULLET.match(line) or _MD_ORDERED.match(line) or line.lstrip().startswith("|"):
+                flush()  # each list item and table row is a paragraph of its own
+            line = _MD_BULLET.sub("", line).strip().strip("|").replace("|", " ")
+            current.append(line)
+    flush()
+    units = [u for u in units if u]
+    return Parsed("\n\n\n".join(units), headings[0] if headings else "", tuple(headings))
+
+
+# Suffix -> parser. Formats to come (.pdf, .docx, .html) each add one entry.
+PARSERS: Mapping[str, Parser] = MappingProxyType({".txt": parse_text, ".md": parse_markdown})
+SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(PARSERS)
+# Text-level parsers, for text that arrives already decoded (HTTP uploads).
+_TEXT_PARSERS: Mapping[str, Callable[[str], Parsed]] = MappingProxyType(
+    {".txt": plain_to_text, ".md": markdown_to_text}
+)
+
+
+# ---- finding files ----
+
+
+def source_key(path: Path) -> str:
+    """How a file is named in the index: relative to the current directory when
+    inside it, else absolute, with "/" separators. Symlinks are not resolved,
+    so the name is the path as given, made absolute and tidied."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def iter_files(paths: Iterable[Path]) -> list[Path]:
+    """The files to ingest: folders expanded recursively in sorted order, hidden
+    files and folders below them skipped, only supported suffixes kept, each
+    file once.
+
+    Raises:
+        IngestError: a path does not exist, or names a file of an unsupported type.
+    """
+    found: dict[str, Path] = {}
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            candidates = _walk(path)
+        elif path.is_file():
+            _check_suffix(path)
+            candidates = [path]
+        else:
+            raise IngestError(f"{path}: no such file or folder: check the path")
+        for file in candidates:
+            found.setdefault(os.path.abspath(file), file)
+    return list(found.values())
+
+
+def _walk(folder: Path) -> list[Path]:
+    files: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        # sorted for a stable order; pruning in place keeps os.walk out of hidden folders
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if not name.startswith(".") and Path(name).suffix.lower() in PARSERS:
+                files.append(Path(root) / name)
+    return files
+
+
+def _check_suffix(path: Path) -> None:
+    if path.suffix.lower() not in PARSERS:
+        kind = f"'{path.suffix}'" if path.suffix else "a file without a suffix"
+        raise IngestError(f"{path}: {kind} is not supported: use one of {', '.join(SUPPORTED_SUFFIXES)}")
+
+
+# ---- documents ----
+
+
+def read_document(path: Path, source: str | None = None, metadata: dict[str, Any] | None = None) -> Document:
+    """Read, parse and clean one file into a `Document`.
+
+    Args:
+        path: a .txt or .md file.
+        source: its name in the index; by default `source_key(path)`. The id is
+            derived from it, so a file keeps its id when its content changes.
+        metadata: stored with the document, copied.
+
+    Raises:
+        IngestError: the file is missing, unreadable, of an unsupported type,
+            not text, or holds no text after cleaning.
+    """
+    path = Path(path)
+    _check_suffix(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError as exc:
+        raise IngestError(f"{path}: is a folder, not a file: pass it to iter_files to list its files") from exc
+    except FileNotFoundError as exc:
+        raise IngestError(f"{path}: no such file: check the path") from exc
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise IngestError(f"{path}: cannot be read ({reason}): check that it exists and is readable") from exc
+    parsed = PARSERS[path.suffix.lower()](data, str(path))
+    return _document(parsed, source or source_key(path), hashlib.sha256(data).hexdigest(), metadata, None)
+
+
+def document_from_text(
+    raw: str,
+    source: str,
+    fingerprint: str,
+    metadata: dict[str, Any] | None = None,
+    title: str | None = None,
+) -> Document:
+    """A `Document` from text that is already decoded, such as an HTTP upload.
+
+    Markdown markup is stripped when `source` ends in .md; any other name is
+    taken as plain text.
+
+    Args:
+        raw: the text.
+        source: its name in the index; the id derives from it.
+        fingerprint: identifies this version of the content (sha256 of the bytes).
+        metadata: stored with the document, copied.
+        title: overrides the title found in the text.
+
+    Raises:
+        IngestError: the text is empty after cleaning.
+    """
+    parse = _TEXT_PARSERS.get(PurePosixPath(source).suffix.lower(), plain_to_text)
+    return _document(parse(raw), source, fingerprint, metadata, title)
+
+
+def _document(
+    parsed: Parsed, source: str, fingerprint: str, metadata: dict[str, Any] | None, title: str | None
+) -> Document:
+    cleaned = clean_text(parsed.text)
+    if not cleaned.text:
+        raise IngestError(f"{source}: no text left after cleaning: check that the file holds readable text")
+    sections = _explicit_sections(cleaned.text, parsed.headings) if parsed.headings else cleaned.sections
+    found = clean_text(parsed.title).text if parsed.title else cleaned.title
+    return Document(
+        doc_id=stable_id(source),
+        title=title or found or PurePosixPath(source).stem or source,
+        source=source,
+        text=cleaned.text,
+        fingerprint=fingerprint,
+        sections=sections,
+        metadata=dict(metadata or {}),
+    )
+
+
+def _explicit_sections(text: str, headings: tuple[str, ...]) -> tuple[Section, ...]:
+    """Sections at the paragraphs that are the given headings, matched in order.
+    Each heading was set apart as its own paragraph, so it is found whole."""
+    wanted = [clean_text(h).text for h in headings]
+    sections: list[Section] = []
+    offset = 0
+    for paragraph in text.split("\n"):
+        if wanted and paragraph == wanted[0]:
+            sections.append(Section(start=offset, title=wanted.pop(0)))
+        offset += len(paragraph) + 1
+    return tuple(sections)
