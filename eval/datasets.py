@@ -146,7 +146,10 @@ def load_cmrc2018(path: Path) -> tuple[list[Document], list[Question]]:
     title = the article title, source = 'cmrc2018/<id>', text = the context
     unchanged, fingerprint = sha256 of the context (UTF-8). One `Question` per
     qa: gold_doc = its paragraph's id, answer = the first answer's text,
-    language 'zh', split 'heldout' (we never tune on it), kind 'cmrc'.
+    language 'zh', kind 'cmrc'. Split: the questions of every tenth paragraph
+    (paragraph 0, 10, 20, ...) are 'dev', the only ones fusion settings may be
+    tuned on; all others are 'heldout'. Splitting by paragraph keeps tuning
+    from seeing any held-out paragraph.
 
     Raises:
         FileNotFoundError: if `path` does not exist.
@@ -160,7 +163,7 @@ def load_cmrc2018(path: Path) -> tuple[list[Document], list[Question]]:
     for article in _require(data, "data", str(path)):
         title = _require(article, "title", str(path))
         for paragraph in _require(article, "paragraphs", f"{path} article {title!r}"):
-            doc, qs = _cmrc_paragraph(paragraph, title, str(path))
+            doc, qs = _cmrc_paragraph(paragraph, title, str(path), dev=len(documents) % 10 == 0)
             documents.append(doc)
             questions.extend(qs)
     _check_unique([d.doc_id for d in documents], "paragraph id", path)
@@ -169,7 +172,7 @@ def load_cmrc2018(path: Path) -> tuple[list[Document], list[Question]]:
 
 
 def _cmrc_paragraph(
-    paragraph: dict[str, Any], title: str, where: str
+    paragraph: dict[str, Any], title: str, where: str, dev: bool
 ) -> tuple[Document, list[Question]]:
     pid = _require(paragraph, "id", f"{where} article {title!r}")
     context = _require(paragraph, "context", f"{where} paragraph {pid}")
@@ -181,13 +184,13 @@ def _cmrc_paragraph(
         fingerprint=hashlib.sha256(context.encode("utf-8")).hexdigest(),
     )
     questions = [
-        _cmrc_question(qa, pid, where)
+        _cmrc_question(qa, pid, where, "dev" if dev else "heldout")
         for qa in _require(paragraph, "qas", f"{where} paragraph {pid}")
     ]
     return doc, questions
 
 
-def _cmrc_question(qa: dict[str, Any], pid: str, where: str) -> Question:
+def _cmrc_question(qa: dict[str, Any], pid: str, where: str, split: str) -> Question:
     qid = _require(qa, "id", f"{where} paragraph {pid}")
     answers = _require(qa, "answers", f"{where} question {qid}")
     if not answers:
@@ -200,7 +203,7 @@ def _cmrc_question(qa: dict[str, Any], pid: str, where: str) -> Question:
         language="zh",
         gold_doc=pid,
         answer=_require(answers[0], "text", f"{where} question {qid} answer 0"),
-        split="heldout",
+        split=split,
         kind="cmrc",
     )
 

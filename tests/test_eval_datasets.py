@@ -144,8 +144,8 @@ def test_load_cmrc2018_maps_paragraphs_and_questions(tmp_path: Path) -> None:
         )
     ]
     assert [(q.qid, q.gold_doc, q.answer, q.language, q.split, q.kind) for q in questions] == [
-        ("DEV_0_QUERY_0", "DEV_0", "国家发展改革委", "zh", "heldout", "cmrc"),
-        ("DEV_0_QUERY_1", "DEV_0", "名单", "zh", "heldout", "cmrc"),  # the first answer wins
+        ("DEV_0_QUERY_0", "DEV_0", "国家发展改革委", "zh", "dev", "cmrc"),  # paragraph 0 is a tuning (dev) paragraph
+        ("DEV_0_QUERY_1", "DEV_0", "名单", "zh", "dev", "cmrc"),  # the first answer wins
     ]
 
 
@@ -201,6 +201,9 @@ def test_cmrc_counts(cmrc: tuple[list[Document], list[Question]]) -> None:
     assert len(questions) == 3219
     assert len({d.doc_id for d in docs}) == 848
     assert len({q.qid for q in questions}) == 3219
+    # every tenth paragraph (0, 10, ..., 840) is a tuning paragraph: 85 of 848
+    dev_docs = {q.gold_doc for q in questions if q.split == "dev"}
+    assert dev_docs == {docs[i].doc_id for i in range(0, 848, 10)}
 
 
 def test_cmrc_first_document_and_question(cmrc: tuple[list[Document], list[Question]]) -> None:
@@ -215,7 +218,7 @@ def test_cmrc_first_document_and_question(cmrc: tuple[list[Document], list[Quest
         language="zh",
         gold_doc="DEV_0",
         answer="光荣和ω-force",
-        split="heldout",
+        split="dev",
         kind="cmrc",
     )
 

