@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .bridge import Vocabulary
 from .chunkstore import DocRecord
 from .errors import InputError
 from .types import Chunk, Document
@@ -89,6 +90,20 @@ class ReadView(Protocol):
 
     def lexical_scores(self, tokens: Sequence[str], keys: np.ndarray) -> np.ndarray: ...
 
+    # Weighted query terms (the query bridge's): each term's BM25 contribution
+    # times its weight.
+    def weighted_lexical_search(self, terms: Mapping[str, float], k: int, filters: Filters | None) -> Ranking: ...
+
+    def weighted_lexical_scores(self, terms: Mapping[str, float], keys: np.ndarray) -> np.ndarray: ...
+
+    def lexical_vocabulary(self) -> Vocabulary:
+        """The lexical side's terms and their document frequencies."""
+        ...
+
+    def lexical_terms(self, key: int) -> list[str]:
+        """The distinct lexical terms of one chunk (to explain what a hit matched)."""
+        ...
+
     def dense_scores(self, vector: np.ndarray, keys: np.ndarray) -> np.ndarray: ...
 
     def resolve(self, keys: Sequence[int]) -> list[tuple[Chunk, DocRecord]]: ...
@@ -112,3 +127,7 @@ class Backend(Protocol):
     ) -> ReadView: ...
 
     def manifest(self) -> dict[str, Any]: ...
+
+    def recover(self) -> list[str]:
+        """Clean up after a writer that was killed; returns what was removed."""
+        ...

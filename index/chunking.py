@@ -84,6 +84,12 @@ def _split_long(text: str, start: int, end: int, size: int, mask: list[bool]) ->
             cut = start + size
             while cut > start + 1 and mask[cut]:
                 cut -= 1
+            if mask[cut]:
+                # One protected span (a run of digits or letters) fills the whole
+                # window: it cannot stay whole, so cut it at the full size. Walking
+                # back to start + 1 instead made one-character pieces, each costing
+                # a scan of the window: minutes for a megabyte-long "word".
+                cut = start + size
         pieces.append((start, cut))
         start = cut
     pieces.append((start, end))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from .backend import Backend, Filters, PreparedDocument, ReadView
+from .bridge import Bridge, BridgeConfig, Translation
 from .chunking import ChunkingConfig, chunk_document
 from .dense import DenseConfig
 from .embedders import Embedder, make_embedder
 from .errors import IngestError, InputError, ModelMismatchError
+from .glossary import GlossDictionary
 from .hybrid import FusionConfig, SearchMode, fuse, lexical_trust
 from .ingest import iter_files, read_document, source_key
 from .local_backend import LocalBackend
@@ -41,6 +43,11 @@ class EngineConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     dense: DenseConfig = field(default_factory=DenseConfig)
     embed_batch_size: int = 64
+    # The cross-lingual query bridge (index/bridge.py): English words in a query
+    # become weighted Chinese terms on the lexical side. On by default because
+    # it lifts English questions on the seed set (see README).
+    bridge: bool = True
+    bridge_config: BridgeConfig = field(default_factory=BridgeConfig)
 
 
 @dataclass
@@ -66,6 +73,9 @@ class SearchResult:
     version: str
     timings_ms: dict[str, float]
     tokens: list[str]
+    # What the bridge added to the lexical query (None when it was off or had
+    # nothing to translate): each term with its weight, source and English words.
+    bridge: Translation | None = None
 
 
 def corpus_fingerprint(docs: Iterable[tuple[str, str]]) -> str:
@@ -86,12 +96,18 @@ class Engine:
         tokenizer: ChineseTokenizer | None = None,
         config: EngineConfig | None = None,
         model_name: str | None = None,
+        glosses: GlossDictionary | None = None,
     ) -> None:
         self.backend = backend
         self.embedder = embedder
         self.tokenizer = tokenizer or ChineseTokenizer()
         self.config = config or EngineConfig()
         self.model_name = model_name or embedder.model_id
+        # CC-CEDICT read backwards, built on the first bridged query; the bridge
+        # itself belongs to one index version (its vocabulary).
+        self.glosses = glosses or GlossDictionary()
+        self._bridge: Bridge | None = None
+        self._bridge_version: str | None = None
         if backend.exists():
             self._check_compatible(backend.manifest())
 
@@ -103,19 +119,25 @@ class Engine:
         threads: int | None = None,
         config: EngineConfig | None = None,
         embedder: Embedder | None = None,
+        tokenizer: ChineseTokenizer | None = None,
+        rebuild: bool = False,
     ) -> Engine:
         """An engine on the index at `index_dir` (which may not exist yet).
 
         Without `model`, an existing index is opened with the model that built it;
-        a new one gets the embedded default.
+        a new one gets the embedded default. Without `tokenizer`, the default
+        `ChineseTokenizer()`; an index built by another raises ModelMismatchError.
+        With `rebuild`, the existing index is neither opened nor checked: the first
+        `ingest`/`apply` builds a new one from scratch and replaces it atomically
+        (until then, and if that is interrupted, the old one stays live).
         """
         config = config or EngineConfig()
-        backend = LocalBackend(Path(index_dir), dense_config=config.dense)
+        backend = LocalBackend(Path(index_dir), dense_config=config.dense, rebuild=rebuild)
         if embedder is None:
             if model is None and backend.exists():
                 model = backend.manifest().get("model_name")
             embedder = make_embedder(model, threads=threads)
-        return cls(backend, embedder, config=config, model_name=model)
+        return cls(backend, embedder, tokenizer=tokenizer, config=config, model_name=model)
 
     # ---- checks ----
     def _check_compatible(self, manifest: dict[str, Any]) -> None:
@@ -128,8 +150,8 @@ class Engine:
             )
         if manifest.get("tokenizer") != self.tokenizer.fingerprint:
             raise ModelMismatchError(
-                "index was built with a different tokenizer (user dictionary or stopwords changed): "
-                "re-run `policyqa ingest --rebuild`"
+                "index was built with a different tokenizer (user dictionary, stopwords or cut mode "
+                f"changed; this query cuts in {self.tokenizer.cut.value} mode): re-run `policyqa ingest --rebuild`"
             )
 
     def _manifest(self, docs: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -186,6 +208,9 @@ class Engine:
         started = time.perf_counter()
         report = IngestReport()
         files = iter_files(paths)
+        # A writer killed earlier may have left staging folders behind; they go
+        # now, even when this run turns out to have nothing to write.
+        self.backend.recover()
         known = {d.doc_id: d for d in self.backend.view().documents()} if self.backend.exists() else {}
         to_add: list[Document] = []
         seen: set[str] = set()
@@ -224,8 +249,15 @@ class Engine:
         mode: SearchMode | str = SearchMode.HYBRID,
         fusion: FusionConfig | None = None,
         filters: Filters | None = None,
+        bridge: bool | None = None,
     ) -> SearchResult:
-        """Ranked hits for a question, each with its fused, dense and lexical scores and ranks."""
+        """Ranked hits for a question, each with its fused, dense and lexical scores and ranks.
+
+        `bridge` turns the cross-lingual query bridge on or off for this search
+        (None: `EngineConfig.bridge`). It only acts on English words and figures,
+        and only on the lexical side (lexical and hybrid modes); what it added is
+        in `SearchResult.bridge`, and each hit's `explain["bridge"]` lists the
+        added terms that the hit's passage contains."""
         mode = SearchMode.parse(mode)
         query = (query or "").strip()
         if not query:
@@ -239,10 +271,24 @@ class Engine:
         view = self.backend.view()
         depth = max(k * fusion.depth_factor, fusion.min_depth) if mode is SearchMode.HYBRID else k
 
+        translation: Translation | None = None
+        use_bridge = self.config.bridge if bridge is None else bridge
+        if use_bridge and mode is not SearchMode.DENSE:
+            t = time.perf_counter()
+            translation = self._bridge_for(view).translate(query)
+            timings["bridge_ms"] = (time.perf_counter() - t) * 1000
+            translation = translation if translation.terms else None
+
         t = time.perf_counter()
         tokens = self.tokenizer.tokenize(query)
+        terms = _weighted_terms(tokens, translation) if translation else None
         empty = (np.empty(0, dtype=np.int64), np.empty(0))
-        lexical = view.lexical_search(tokens, depth, filters) if mode is not SearchMode.DENSE else empty
+        if mode is SearchMode.DENSE:
+            lexical = empty
+        elif terms is not None:
+            lexical = view.weighted_lexical_search(terms, depth, filters)
+        else:
+            lexical = view.lexical_search(tokens, depth, filters)
         timings["lexical_ms"] = (time.perf_counter() - t) * 1000
 
         vector = None
@@ -257,13 +303,31 @@ class Engine:
 
         t = time.perf_counter()
         if mode is SearchMode.HYBRID:
-            ranked = fuse(lexical, dense, fusion, lexical_factor=lexical_trust(query))[:k]
+            coverage = translation.coverage if translation else None
+            ranked = fuse(lexical, dense, fusion, lexical_factor=lexical_trust(query, coverage))[:k]
         else:
             rows, scores = lexical if mode is SearchMode.LEXICAL else dense
             ranked = list(zip(rows.tolist(), np.asarray(scores, dtype=np.float64).tolist(), strict=True))[:k]
-        hits = self._hits(view, ranked, lexical, dense, tokens, vector)
+        hits = self._hits(view, ranked, lexical, dense, tokens, vector, terms)
+        if translation:
+            hits = _explain_bridge(view, hits, ranked, translation)
         timings["fuse_ms"] = (time.perf_counter() - t) * 1000
-        return SearchResult(query, mode, hits, view.version, timings, tokens)
+        return SearchResult(query, mode, hits, view.version, timings, tokens, translation)
+
+    def warm_bridge(self) -> None:
+        """Build the bridge's dictionary, and the current version's pinyin index,
+        now: otherwise the first English query pays for them (about 2 s of CPU)."""
+        self.glosses.load()
+        if self.backend.exists():
+            self._bridge_for(self.backend.view()).pinyin_index()
+
+    def _bridge_for(self, view: ReadView) -> Bridge:
+        """The bridge over this version's vocabulary, kept until the version changes."""
+        bridge = self._bridge
+        if bridge is None or self._bridge_version != view.version:
+            bridge = Bridge(view.lexical_vocabulary(), self.glosses, self.config.bridge_config)
+            self._bridge, self._bridge_version = bridge, view.version
+        return bridge
 
     def _hits(
         self,
@@ -273,13 +337,17 @@ class Engine:
         dense: tuple[np.ndarray, np.ndarray],
         tokens: list[str],
         vector: np.ndarray | None,
+        terms: dict[str, float] | None = None,
     ) -> list[Hit]:
         keys = np.asarray([key for key, _ in ranked], dtype=np.int64)
         lex_rank = {int(r): i + 1 for i, r in enumerate(lexical[0].tolist())}
         den_rank = {int(r): i + 1 for i, r in enumerate(dense[0].tolist())}
         # Scores of each side for every hit, also where that side did not rank
         # it: a user asking "why is this here?" sees both numbers.
-        lex_scores = view.lexical_scores(tokens, keys) if tokens else np.zeros(len(keys))
+        if terms is not None:
+            lex_scores = view.weighted_lexical_scores(terms, keys)
+        else:
+            lex_scores = view.lexical_scores(tokens, keys) if tokens else np.zeros(len(keys))
         den_scores = view.dense_scores(vector, keys) if vector is not None else None
         hits = []
         for i, ((chunk, doc), (key, score)) in enumerate(zip(view.resolve(keys.tolist()), ranked, strict=True)):
@@ -297,3 +365,26 @@ class Engine:
                 )
             )
         return hits
+
+
+def _weighted_terms(tokens: Sequence[str], translation: Translation) -> dict[str, float]:
+    """The query's own tokens (weight 1 per occurrence) plus the bridge's terms."""
+    terms: dict[str, float] = {}
+    for token in tokens:
+        terms[token] = terms.get(token, 0.0) + 1.0
+    for term, weight in translation.weights().items():
+        terms[term] = terms.get(term, 0.0) + weight
+    return terms
+
+
+def _explain_bridge(
+    view: ReadView, hits: list[Hit], ranked: list[tuple[int, float]], translation: Translation
+) -> list[Hit]:
+    """Copies of the hits whose passages contain bridge terms, with those terms
+    in `explain["bridge"]` (hits are frozen, so they are re-made, not mutated)."""
+    out = []
+    for hit, (key, _) in zip(hits, ranked, strict=True):
+        present = set(view.lexical_terms(key))
+        matched = [t.to_dict() for t in translation.terms if t.term in present]
+        out.append(replace(hit, explain={**hit.explain, "bridge": matched}) if matched else hit)
+    return out

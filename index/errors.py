@@ -32,3 +32,11 @@ class ModelMismatchError(PolicyQAError):
 
 class DocumentNotFoundError(PolicyQAError):
     """No document with the given id is in the index."""
+
+
+class UnsupportedFormatError(IngestError):
+    """A file of a type that no parser reads."""
+
+
+class DocumentTooLargeError(IngestError):
+    """A file over a guard limit: pages, characters, unpacked size, nesting or upload bytes."""

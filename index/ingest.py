@@ -22,7 +22,7 @@ from typing import Any
 import charset_normalizer
 
 from .clean import clean_text, join_lines
-from .errors import IngestError
+from .errors import IngestError, UnsupportedFormatError
 from .types import Document, Section, stable_id
 
 # More than this share of control characters (besides newlines and tabs) in
@@ -203,8 +203,30 @@ def markdown_to_text(markdown: str) -> Parsed:
     return Parsed("\n\n\n".join(units), headings[0] if headings else "", tuple(headings))
 
 
-# Suffix -> parser. Formats to come (.pdf, .docx, .html) each add one entry.
-PARSERS: Mapping[str, Parser] = MappingProxyType({".txt": parse_text, ".md": parse_markdown})
+def _from_parsers(name: str) -> Parser:
+    """A parser of `index.parsers`, imported on first use (that module builds on this one)."""
+
+    def parse(data: bytes, file: str) -> Parsed:
+        from . import parsers
+
+        result: Parsed = getattr(parsers, name)(data, file)
+        return result
+
+    parse.__name__ = name
+    return parse
+
+
+# Suffix -> parser.
+PARSERS: Mapping[str, Parser] = MappingProxyType(
+    {
+        ".txt": parse_text,
+        ".md": parse_markdown,
+        ".pdf": _from_parsers("parse_pdf"),
+        ".docx": _from_parsers("parse_docx"),
+        ".html": _from_parsers("parse_html"),
+        ".htm": _from_parsers("parse_html"),
+    }
+)
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(PARSERS)
 # Text-level parsers, for text that arrives already decoded (HTTP uploads).
 _TEXT_PARSERS: Mapping[str, Callable[[str], Parsed]] = MappingProxyType(
@@ -260,10 +282,10 @@ def _walk(folder: Path) -> list[Path]:
     return files
 
 
-def _check_suffix(path: Path) -> None:
+def _check_suffix(path: Path | PurePosixPath) -> None:
     if path.suffix.lower() not in PARSERS:
         kind = f"'{path.suffix}'" if path.suffix else "a file without a suffix"
-        raise IngestError(f"{path}: {kind} is not supported: use one of {', '.join(SUPPORTED_SUFFIXES)}")
+        raise UnsupportedFormatError(f"{path}: {kind} is not supported: use one of {', '.join(SUPPORTED_SUFFIXES)}")
 
 
 # ---- documents ----
@@ -321,6 +343,20 @@ def document_from_text(
     """
     parse = _TEXT_PARSERS.get(PurePosixPath(source).suffix.lower(), plain_to_text)
     return _document(parse(raw), source, fingerprint, metadata, title)
+
+
+def document_from_bytes(
+    data: bytes, source: str, metadata: dict[str, Any] | None = None, title: str | None = None
+) -> Document:
+    """A `Document` from a file's raw bytes, such as an HTTP upload, parsed by the suffix of `source`.
+
+    Raises:
+        UnsupportedFormatError: no parser for the suffix.
+        IngestError: the parser cannot read the bytes, or no text is left after cleaning.
+    """
+    _check_suffix(PurePosixPath(source))
+    parsed = PARSERS[PurePosixPath(source).suffix.lower()](data, source)
+    return _document(parsed, source, hashlib.sha256(data).hexdigest(), metadata, title)
 
 
 def _document(

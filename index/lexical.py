@@ -24,6 +24,7 @@ import math
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from pathlib import Path
+from tokenize import TokenError
 from types import MappingProxyType
 from typing import Any
 
@@ -217,6 +218,42 @@ class LexicalIndex:
             scores[rows] += contrib  # rows are distinct within one posting list
         return scores
 
+    def scores_of(self, query_tokens: Sequence[str], rows: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.float64]:
+        """`scores(query_tokens)[rows]`, bit for bit, without scoring every row:
+        each row's entry is found in each query term's postings by binary search
+        (postings list rows in ascending order). For the scores of a page of hits.
+
+        Raises InputError unless `rows` is a 1-d array of integers in [0, n)."""
+        rows = self._valid_rows(rows)
+        out = np.zeros(len(rows), dtype=np.float64)
+        for token in query_tokens:  # query order, repeats included, as in `scores`
+            tid = self._vocab.get(token)
+            if tid is None or not len(rows):
+                continue
+            lo, hi = int(self._term_indptr[tid]), int(self._term_indptr[tid + 1])
+            if hi == lo:
+                continue
+            docs = np.asarray(self._term_docs[lo:hi])
+            at = np.minimum(np.searchsorted(docs, rows), hi - lo - 1)
+            found = docs[at] == rows
+            tf = np.asarray(self._term_tf[lo:hi])[at[found]].astype(np.float64)
+            # The expression of `_term_scores`, element for element.
+            out[found] += self._idf[tid] * (tf * (self._k1 + 1) / (tf + self._norm[rows[found]]))
+        return out
+
+    def _valid_rows(self, rows: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int64]:
+        rows = np.asarray(rows)
+        n = len(self)
+        if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+            raise InputError(
+                f"rows must be a 1-d array of row numbers, got dtype {rows.dtype} with shape {rows.shape}: "
+                "for a boolean mask pass np.flatnonzero(mask)"
+            )
+        rows = rows.astype(np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            raise InputError(f"rows must lie in [0, {n}), got min {rows.min()} and max {rows.max()}")
+        return rows
+
     def top_k(
         self,
         query_tokens: Sequence[str],
@@ -241,7 +278,7 @@ class LexicalIndex:
         scores = np.zeros(len(self), dtype=np.float64)
         for term, weight in terms.items():
             if not (weight >= 0 and math.isfinite(weight)):
-                raise InputError(f"weight {weight!r} of term {term!r} is not a finite number >= 0: fix the query weights")
+                raise InputError(f"weight {weight!r} of term {term!r} is not a finite number >= 0: fix the weights")
             tid = self._vocab.get(term)
             if tid is None or weight == 0:
                 continue
@@ -373,12 +410,32 @@ def _length_norm(doc_len: Array, k1: float, b: float) -> npt.NDArray[np.float64]
     return np.asarray(k1 * (1 - b + b * lengths / avgdl), dtype=np.float64)
 
 
+_COUNT_BLOCK = 50_000  # rows counted per pass: bounds the temporaries (~40 bytes a token)
+
+
 def _count_terms(token_lists: Sequence[Sequence[str]], vocab: dict[str, int]) -> tuple[Array, Array, Array]:
     """Doc-major (indptr, term ids, tf) of new rows; adds unseen terms to `vocab`
-    with the next ids, in order of first appearance."""
+    with the next ids, in order of first appearance.
+
+    Counted in blocks of rows, in order (so first appearance is unchanged): in
+    one pass a million rows needed several GB of sort temporaries."""
     for i, doc in enumerate(token_lists):
         if isinstance(doc, str):
             raise InputError(f"token_lists[{i}] is a str, not a list of tokens: tokenize it first")
+    m = len(token_lists)
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    cols: list[Array] = [np.empty(0, dtype=np.int32)]
+    tfs: list[Array] = [np.empty(0, dtype=np.int32)]
+    for lo in range(0, m, _COUNT_BLOCK):
+        block = token_lists[lo : lo + _COUNT_BLOCK]
+        block_indptr, block_cols, block_tf = _count_block(block, vocab)
+        indptr[lo + 1 : lo + 1 + len(block)] = block_indptr[1:] + indptr[lo]
+        cols.append(block_cols.astype(np.int32))
+        tfs.append(block_tf.astype(np.int32))
+    return indptr, np.concatenate(cols), np.concatenate(tfs)
+
+
+def _count_block(token_lists: Sequence[Sequence[str]], vocab: dict[str, int]) -> tuple[Array, Array, Array]:
     m = len(token_lists)
     lengths = np.fromiter((len(doc) for doc in token_lists), dtype=np.int64, count=m)
     # dict.fromkeys keeps first-appearance order; C-level iterators (fromkeys, map)
@@ -442,7 +499,7 @@ def _load_array(path: Path, dtype: np.dtype[Any], mmap: bool) -> Array:
         a = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except FileNotFoundError as exc:
         raise IndexCorruptError(f"{path} is missing: {_REBUILD}") from exc
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, TokenError) as exc:  # a damaged .npy header can raise TokenError
         raise IndexCorruptError(f"{path} is unreadable or truncated ({exc}): {_REBUILD}") from exc
     if a.dtype != dtype or a.ndim != 1:
         raise IndexCorruptError(f"{path} holds {a.dtype} of shape {a.shape}, expected 1-d {dtype}: {_REBUILD}")

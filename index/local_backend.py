@@ -7,10 +7,13 @@ keeps answering from the version it started with.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any
 
 import numpy as np
@@ -18,7 +21,7 @@ import numpy as np
 from .backend import Filters, PreparedDocument, Ranking
 from .chunkstore import ChunkStore, DocRecord
 from .dense import DenseConfig, DenseIndex
-from .errors import DocumentNotFoundError, IndexCorruptError
+from .errors import DocumentNotFoundError, IndexCorruptError, IndexNotFoundError
 from .lexical import LexicalIndex
 from .store import IndexDirectory
 from .types import Chunk
@@ -70,7 +73,25 @@ class LocalView:
     def lexical_scores(self, tokens: Sequence[str], keys: np.ndarray) -> np.ndarray:
         if not len(keys):
             return np.empty(0)
-        return np.asarray(self.lexical.scores(list(tokens)))[keys]
+        return self.lexical.scores_of(list(tokens), keys)
+
+    def weighted_lexical_search(self, terms: Mapping[str, float], k: int, filters: Filters | None) -> Ranking:
+        if not terms or not len(self.store):
+            return _EMPTY
+        rows, scores = self.lexical.weighted_top_k(terms, k, allowed=self._allowed(filters))
+        return np.asarray(rows, dtype=np.int64), np.asarray(scores)
+
+    def weighted_lexical_scores(self, terms: Mapping[str, float], keys: np.ndarray) -> np.ndarray:
+        if not len(keys):
+            return np.empty(0)
+        scores: np.ndarray = self.lexical.weighted_scores(terms)[keys]
+        return scores
+
+    def lexical_vocabulary(self) -> LexicalIndex:
+        return self.lexical
+
+    def lexical_terms(self, key: int) -> list[str]:
+        return self.lexical.doc_tokens(int(key))
 
     def dense_scores(self, vector: np.ndarray, keys: np.ndarray) -> np.ndarray:
         if not len(keys):
@@ -102,26 +123,49 @@ class LocalView:
 class LocalBackend:
     """FAISS (exact or IVF) for dense search, sparse BM25 for lexical, in one directory."""
 
-    def __init__(self, root: Path, dense_config: DenseConfig | None = None, mmap: bool = True) -> None:
+    def __init__(
+        self, root: Path, dense_config: DenseConfig | None = None, mmap: bool = True, rebuild: bool = False
+    ) -> None:
+        """`rebuild`: ignore the live version (it is not even opened, so a damaged
+        one cannot stop the rebuild) until the first `apply`, which starts from
+        empty and replaces it in one atomic commit; until then it stays live."""
         self.directory = IndexDirectory(root)
         self.dense_config = dense_config or DenseConfig()
         self.mmap = mmap
+        self._rebuild = rebuild
         self._view: LocalView | None = None
         self._write = threading.Lock()
+        self.last_apply_seconds: dict[str, float] = {}
+        # One load per new version, however many threads notice it at once.
+        self._load_lock = threading.Lock()
 
     def exists(self) -> bool:
-        return self.directory.exists()
+        return not self._rebuild and self.directory.exists()
+
+    def recover(self) -> list[str]:
+        """Remove what a killed writer left behind (staging folders, versions
+        never made live, half-pruned ones); returns their names."""
+        with self._write, self.directory.writer_lock():
+            return self.directory.clean_staging()
 
     def manifest(self) -> dict[str, Any]:
         return self.view().manifest
 
     def view(self) -> LocalView:
         """The live version, loaded once and then reused until the next `apply`."""
+        if self._rebuild:
+            raise IndexNotFoundError(
+                f"{self.directory.root} is being rebuilt: nothing to read until the rebuild commits"
+            )
         view = self._view
-        if view is None or view.version != self._current_name():
-            view = self._load()
-            self._view = view
-        return view
+        if view is not None and view.version == self._current_name():
+            return view
+        with self._load_lock:
+            view = self._view
+            if view is None or view.version != self._current_name():
+                view = self._load()
+                self._view = view
+            return view
 
     def _current_name(self) -> str:
         # Another process may have committed a newer version since we loaded ours.
@@ -132,58 +176,109 @@ class LocalBackend:
         manifest = self.directory.read_manifest(folder)
         store = ChunkStore.load(folder / "chunks", mmap=self.mmap)
         lexical = LexicalIndex.load(folder / "lexical", mmap=self.mmap)
-        dense = DenseIndex.load(folder / "dense.faiss", nprobe=self.dense_config.nprobe, mmap=self.mmap)
+        dense = DenseIndex.load(
+            folder / "dense.faiss",
+            nprobe=self.dense_config.nprobe,
+            mmap=self.mmap,
+            search_threads=self.dense_config.search_threads,
+        )
         try:
             vectors = np.load(folder / "vectors.npy", allow_pickle=False, mmap_mode="r" if self.mmap else None)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TokenError) as exc:  # a damaged .npy header can raise TokenError
             raise IndexCorruptError(
-                f"{folder / 'vectors.npy'} is unreadable ({exc.__class__.__name__}): re-run `policyqa ingest`"
+                f"{folder / 'vectors.npy'} is unreadable ({exc.__class__.__name__}): "
+                "re-run `policyqa ingest --rebuild PATH`"
             ) from exc
         n = len(store)
         if not (len(lexical) == len(dense) == vectors.shape[0] == n):
             raise IndexCorruptError(
                 f"{folder} holds components of different sizes (chunks {n}, lexical {len(lexical)}, "
-                f"dense {len(dense)}, vectors {vectors.shape[0]}): re-run `policyqa ingest`"
+                f"dense {len(dense)}, vectors {vectors.shape[0]}): re-run `policyqa ingest --rebuild PATH`"
             )
         return LocalView(name, manifest, store, lexical, dense, vectors)
 
     def apply(
         self, add: Sequence[PreparedDocument], remove: Sequence[str], manifest: Mapping[str, Any]
     ) -> LocalView:
-        """Remove documents by id, add prepared ones (replacing same ids), commit atomically."""
+        """Remove documents by id, add prepared ones (replacing same ids), commit atomically.
+
+        Afterwards `last_apply_seconds` holds the seconds each stage took
+        ("store", "lexical", "dense", "save", "commit"), for benchmarks."""
+        seconds: dict[str, float] = {}
+        clock = _Clock(seconds)
         with self._write, self.directory.writer_lock():
             self.directory.clean_staging()
             dim = int(manifest["dim"])
             base = self.view() if self.exists() else LocalView.empty(dim)
             drop = set(remove) | {p.document.doc_id for p in add}
-            store, keep = base.store.without_docs([d for d in drop if d in base.store.doc_rows])
-            lexical = base.lexical.select(keep) if len(keep) != len(base.store) else base.lexical
-            vectors = np.asarray(base.vectors)[keep] if len(keep) != len(base.store) else np.asarray(base.vectors)
-            if add:
-                store = store.append([p.document for p in add], [p.chunks for p in add])
-                lexical = lexical.append([t for p in add for t in p.tokens])
-                new_vectors = [np.asarray(p.vectors, dtype=np.float32).reshape(-1, dim) for p in add]
-                vectors = np.concatenate([vectors.reshape(-1, dim), *new_vectors])
-            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-            dense = DenseIndex.build(vectors, self.dense_config)
+            with clock("store"):
+                store, keep = base.store.without_docs([d for d in drop if d in base.store.doc_rows])
+                if add:
+                    store = store.append([p.document for p in add], [p.chunks for p in add])
+            with clock("lexical"):
+                lexical = base.lexical.select(keep) if len(keep) != len(base.store) else base.lexical
+                if add:
+                    lexical = lexical.append([t for p in add for t in p.tokens])
+            with clock("dense"):
+                vectors = _stack_vectors(base.vectors, keep, len(base.store), add, dim)
+                dense = DenseIndex.build(vectors, self.dense_config)
 
             staging = self.directory.new_staging()
             try:
-                store.save(staging / "chunks")
-                lexical.save(staging / "lexical")
-                dense.save(staging / "dense.faiss")
-                np.save(staging / "vectors.npy", vectors, allow_pickle=False)
+                with clock("save"):
+                    store.save(staging / "chunks")
+                    lexical.save(staging / "lexical")
+                    dense.save(staging / "dense.faiss")
+                    np.save(staging / "vectors.npy", vectors, allow_pickle=False)
                 full_manifest = {
                     **manifest,
                     "counts": {"documents": len(store.docs), "chunks": len(store), "vocabulary": len(lexical.vocabulary)},
                     "dense_index": dense.kind,
                     "backend": "faiss+bm25",
                 }
-                name = self.directory.commit(staging, full_manifest)
+                with clock("commit"):
+                    name = self.directory.commit(staging, full_manifest)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
             self.directory.prune()
             view = LocalView(name, self.directory.read_manifest(self.directory.versions / name), store, lexical, dense, vectors)
             self._view = view
+            self.last_apply_seconds = seconds
             return view
+
+
+def _stack_vectors(
+    old: np.ndarray, keep: np.ndarray, n_old: int, add: Sequence[PreparedDocument], dim: int
+) -> np.ndarray:
+    """The kept old rows, then every added document's vectors, in one float32
+    array filled in place (no per-document copies held at once: at a million
+    chunks each full copy is 2 GB)."""
+    n_new = sum(len(p.chunks) for p in add)
+    out = np.empty((len(keep) + n_new, dim), dtype=np.float32)
+    out[: len(keep)] = np.asarray(old).reshape(-1, dim)[keep] if len(keep) != n_old else np.asarray(old).reshape(-1, dim)
+    at = len(keep)
+    for p in add:
+        rows = np.asarray(p.vectors).reshape(-1, dim)
+        if len(rows) != len(p.chunks):
+            raise InputError(
+                f"document {p.document.doc_id} has {len(rows)} vectors for {len(p.chunks)} chunks: give one per chunk"
+            )
+        out[at : at + len(rows)] = rows
+        at += len(rows)
+    return out
+
+
+class _Clock:
+    """`with clock("stage"):` adds the block's wall time to seconds["stage"]."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self._seconds = seconds
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._seconds[stage] = self._seconds.get(stage, 0.0) + time.perf_counter() - start

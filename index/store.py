@@ -31,7 +31,13 @@ MANIFEST = "manifest.json"
 # Files up to this size are checksummed on every open; bigger ones are checked
 # by size on open and fully by `verify` (hashing gigabytes would make opening slow).
 _HASH_ON_OPEN_LIMIT = 64 * 1024 * 1024
-_FIX = "re-run `policyqa ingest` to rebuild the index"
+# A damaged live version cannot be updated incrementally, so the fix is a rebuild.
+_FIX = "re-run `policyqa ingest --rebuild PATH` to rebuild the index"
+# The manifest's checksum of itself: a flipped byte that still parses as JSON
+# (a digit of a size or a hash, a letter of the model name) must not pass.
+_SELF_SUM = "manifest_sha256"
+# Folders of versions being pruned, and of builds not yet committed: never live.
+_STAGING, _TRASH = ".staging-", ".trash-"
 
 
 def _sha256(path: Path) -> str:
@@ -40,6 +46,12 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _manifest_sum(manifest: dict[str, Any]) -> str:
+    body = {k: v for k, v in manifest.items() if k != _SELF_SUM}
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -92,17 +104,32 @@ class IndexDirectory:
             manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(f"{path} is unreadable ({exc.__class__.__name__}): {_FIX}") from exc
+        if not isinstance(manifest, dict):
+            raise IndexCorruptError(f"{path} is not a JSON object: {_FIX}")
         version = manifest.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        # A newer writer may checksum differently, so its version is read first.
+        if isinstance(version, int) and version > FORMAT_VERSION:
             raise IndexVersionError(
                 f"{path} has format version {version!r}, this policyqa reads up to {FORMAT_VERSION}: "
-                "upgrade policyqa, or re-run `policyqa ingest` into a new index directory"
+                "upgrade policyqa, or re-run `policyqa ingest --rebuild PATH` to rebuild it in this format"
             )
-        for rel, info in manifest.get("files", {}).items():
+        # Manifests written before the self-checksum existed have none to check.
+        if _SELF_SUM in manifest and manifest[_SELF_SUM] != _manifest_sum(manifest):
+            raise IndexCorruptError(f"{path} does not match its own checksum (altered or damaged): {_FIX}")
+        if not isinstance(version, int):
+            raise IndexCorruptError(f"{path} has no valid format_version ({version!r}): {_FIX}")
+        files = manifest.get("files")
+        if not isinstance(files, dict):
+            raise IndexCorruptError(f"{path} lists no files: {_FIX}")
+        for rel, info in files.items():
             file = folder / rel
-            if not file.is_file() or file.stat().st_size != info["size"]:
+            try:
+                size, digest = int(info["size"]), str(info["sha256"])
+            except (TypeError, KeyError, ValueError) as exc:
+                raise IndexCorruptError(f"{path} has a damaged entry for {rel!r}: {_FIX}") from exc
+            if not file.is_file() or file.stat().st_size != size:
                 raise IndexCorruptError(f"{file} is missing or truncated: {_FIX}")
-            if (verify_all or info["size"] <= _HASH_ON_OPEN_LIMIT) and _sha256(file) != info["sha256"]:
+            if (verify_all or size <= _HASH_ON_OPEN_LIMIT) and _sha256(file) != digest:
                 raise IndexCorruptError(f"{file} does not match its checksum (altered or damaged): {_FIX}")
         return manifest
 
@@ -122,12 +149,18 @@ class IndexDirectory:
         """Remove what a killed writer left behind (call with the writer lock held)."""
         removed = []
         if self.versions.is_dir():
-            live = self.current()[0] if self.exists() else None
+            try:
+                live = self.current()[0] if self.exists() else None
+                damaged = False
+            except IndexCorruptError:
+                # CURRENT names a missing version: which folders are orphans is
+                # unknown, so only the certain leftovers go (a rebuild replaces it).
+                live, damaged = None, True
             for child in self.versions.iterdir():
                 # A version newer than the live one was renamed into place but
                 # never made live: the writer died between the two steps.
-                unreferenced = live is None or child.name > live
-                if child.name.startswith(".staging-") or unreferenced:
+                unreferenced = not damaged and (live is None or child.name > live)
+                if child.name.startswith((_STAGING, _TRASH)) or unreferenced:
                     shutil.rmtree(child, ignore_errors=True)
                     removed.append(child.name)
         tmp = self.root / "CURRENT.tmp"
@@ -138,7 +171,7 @@ class IndexDirectory:
 
     def new_staging(self) -> Path:
         self.versions.mkdir(parents=True, exist_ok=True)
-        path = self.versions / f".staging-{uuid.uuid4().hex[:12]}"
+        path = self.versions / f"{_STAGING}{uuid.uuid4().hex[:12]}"
         path.mkdir()
         return path
 
@@ -149,6 +182,7 @@ class IndexDirectory:
             rel = file.relative_to(staging).as_posix()
             files[rel] = {"size": file.stat().st_size, "sha256": _sha256(file)}
         manifest = {**manifest, "format_version": FORMAT_VERSION, "files": files}
+        manifest[_SELF_SUM] = _manifest_sum(manifest)
         (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         _fsync_tree(staging)
         # Names sort by time, so "newer than live" is decidable when cleaning up.
@@ -177,4 +211,9 @@ class IndexDirectory:
         names = sorted(p.name for p in self.versions.iterdir() if p.is_dir() and not p.name.startswith("."))
         for name in names[:-keep] if keep else names:
             if name != live:
-                shutil.rmtree(self.versions / name, ignore_errors=True)
+                # Renamed first, so that a kill half-way through the delete
+                # leaves a folder the next writer recognises as garbage rather
+                # than a damaged version that looks like a rollback target.
+                trash = self.versions / f"{_TRASH}{name}"
+                os.rename(self.versions / name, trash)
+                shutil.rmtree(trash, ignore_errors=True)

@@ -8,6 +8,7 @@ tokenizer that would cut differently.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import logging
@@ -18,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import jieba  # type: ignore[import-untyped]
+import jieba
 
 from .errors import InputError
 
@@ -42,6 +43,26 @@ _TOKEN = re.compile(
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
 
 _RESOURCES = Path(__file__).with_name("resources")
+
+
+class CutMode(str, enum.Enum):
+    """How jieba cuts a run of Chinese: `accurate` gives each word once (数字经济
+    → 数字 经济, 工业园区 → 工业园区); `search` also gives the dictionary words
+    inside a long word (工业园区 → 工业 园区 工业园 工业园区), as jieba's
+    `cut_for_search` does, so a query for a part matches the whole and back."""
+
+    ACCURATE = "accurate"
+    SEARCH = "search"
+
+    @classmethod
+    def parse(cls, value: object) -> CutMode:
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise InputError(f"unknown cut mode {value!r}: use one of {valid}") from None
 
 
 @dataclass(frozen=True)
@@ -111,7 +132,8 @@ def _stopword_lines(text: str) -> Iterator[str]:
 
 
 class ChineseTokenizer:
-    """Cuts text into BM25 terms with its own jieba dictionary (accurate mode, HMM on).
+    """Cuts text into BM25 terms with its own jieba dictionary (HMM on; accurate
+    or search `CutMode`).
 
     Rules, in order: `normalize` (NFKC, lower case, no whitespace between CJK
     characters); CJK runs are cut by jieba; numbers stay whole with their decimal
@@ -123,11 +145,21 @@ class ChineseTokenizer:
     not in the constructor; the dictionary files are read and checked at once.
     """
 
-    def __init__(self, user_dict: Path | None = None, stopwords: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        user_dict: Path | None = None,
+        stopwords: Iterable[str] | None = None,
+        cut: CutMode | str = CutMode.ACCURATE,
+    ) -> None:
         """`user_dict`: an extra jieba dictionary loaded after the built-in one.
         `stopwords`: replaces the built-in list when given (pass `()` for none).
+        `cut`: `CutMode` (or its name); corpus and queries must use the same.
+        Accurate is the default: search mode measured no better on dev
+        questions (README, "Cut mode"), and it keeps existing indexes valid.
 
-        Raises InputError when `user_dict` is missing or malformed."""
+        Raises InputError when `user_dict` is missing or malformed, or for an
+        unknown cut mode."""
+        self._cut = CutMode.parse(cut)
         builtin = (_RESOURCES / "userdict.txt").read_text(encoding="utf-8")
         self._entries = parse_user_dict(builtin, "index/resources/userdict.txt")
         if user_dict is not None:
@@ -141,6 +173,11 @@ class ChineseTokenizer:
         self._lock = threading.Lock()
 
     @property
+    def cut(self) -> CutMode:
+        """The cut mode."""
+        return self._cut
+
+    @property
     def stopwords(self) -> frozenset[str]:
         """The (normalized) words dropped from every token list."""
         return self._stopwords
@@ -152,7 +189,7 @@ class ChineseTokenizer:
         jieba version (whose built-in dictionary can change)."""
         payload = {
             "normalization": NORMALIZATION_VERSION,
-            "cut": "accurate+hmm",
+            "cut": f"{self._cut.value}+hmm",
             "jieba": jieba.__version__,
             "userdict": [[e.word, e.freq, e.tag] for e in self._entries],
             "stopwords": sorted(self._stopwords),
@@ -171,11 +208,11 @@ class ChineseTokenizer:
         return tokens
 
     def _cut_run(self, run: str) -> Iterator[str]:
-        # The one place that calls jieba. A search mode (sub-words from
-        # cut_for_search) belongs here, selected by a constructor argument and
-        # named in the fingerprint's "cut" field.
-        words: Iterator[str] = self._dictionary().cut(run, HMM=True)
-        return words
+        # The one place that calls jieba; the cut mode is named in the fingerprint.
+        jt = self._dictionary()
+        if self._cut is CutMode.SEARCH:
+            return iter(jt.cut_for_search(run, HMM=True))
+        return iter(jt.cut(run, HMM=True))
 
     def _dictionary(self) -> jieba.Tokenizer:
         jt = self._jieba

@@ -46,8 +46,10 @@ def _settings(index_dir: Path | None, model: str | None = None, threads: int | N
     return Settings(**overrides)
 
 
-def _open(settings: Settings, config: EngineConfig | None = None) -> Engine:
-    return Engine.open(settings.index_dir, model=settings.model, threads=settings.threads, config=config)
+def _open(settings: Settings, config: EngineConfig | None = None, rebuild: bool = False) -> Engine:
+    return Engine.open(
+        settings.index_dir, model=settings.model, threads=settings.threads, config=config, rebuild=rebuild
+    )
 
 
 def _print_report(report: IngestReport, index_dir: Path) -> None:
@@ -70,7 +72,9 @@ def ingest(
     index_dir: IndexDirOpt = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="start a new index (e.g. to change model)")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="build a new index from PATHS and swap it in (new model, damaged index)")
+    ] = False,
     chunk_size: Annotated[int, typer.Option("--chunk-size", min=20, help="target characters per chunk")] = 300,
 ) -> None:
     """Add new files, update changed ones, drop vanished ones; unchanged files cost nothing."""
@@ -78,9 +82,7 @@ def ingest(
     from index.chunking import ChunkingConfig
 
     config = EngineConfig(chunking=ChunkingConfig(size=chunk_size))
-    if rebuild:
-        _discard_index(settings.index_dir)
-    engine = _open(settings, config)
+    engine = _open(settings, config, rebuild=rebuild)
     with ProgressBars() as bars:
         report = engine.ingest(paths, progress=bars.update)
     _print_report(report, settings.index_dir)
@@ -88,14 +90,28 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _discard_index(index_dir: Path) -> None:
-    """--rebuild: point the directory at nothing, so the next commit starts fresh.
+@app.command()
+def verify(index_dir: IndexDirOpt = None) -> None:
+    """Checksum every file of the live index and load it; exit 0 when sound, 1 with the damaged file named.
 
-    The old versions stay on disk until that commit prunes them, so a failed
-    rebuild loses nothing."""
-    pointer = index_dir / "CURRENT"
-    if pointer.exists():
-        pointer.rename(index_dir / "CURRENT.before-rebuild")
+    Opening an index hashes files up to 64 MB and only size-checks bigger ones
+    (hashing gigabytes on every start would be slow), so run this after copying
+    or restoring a large index, or from a periodic job."""
+    from index.local_backend import LocalBackend
+    from index.store import IndexDirectory
+
+    settings = _settings(index_dir)
+    directory = IndexDirectory(settings.index_dir)
+    try:
+        name, folder = directory.current()
+        manifest = directory.read_manifest(folder, verify_all=True)
+        LocalBackend(settings.index_dir).view()  # every component loads and they agree in size
+    except PolicyQAError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    files = manifest.get("files", {})
+    size = sum(int(info["size"]) for info in files.values())
+    typer.echo(f"ok: {settings.index_dir} version {name}: {len(files)} files, {size / 1e6:.1f} MB, all checksums match")
 
 
 def _parse_filters(values: list[str] | None) -> Filters | None:
@@ -112,6 +128,9 @@ def _parse_filters(values: list[str] | None) -> Filters | None:
 
 def _render(result: SearchResult) -> str:
     lines = [f"{len(result.hits)} hits for {result.query!r} ({result.mode.value})"]
+    if result.bridge:
+        added = ", ".join(f"{t.term} ({t.query}, {t.source.value} {t.weight:.2f})" for t in result.bridge.terms)
+        lines.append(f"bridge added: {added}")
     for i, hit in enumerate(result.hits, start=1):
         c = hit.chunk
         snippet = c.text.replace("\n", " ")
@@ -120,6 +139,8 @@ def _render(result: SearchResult) -> str:
         lexical = f"{hit.lexical_score:.2f}#{hit.lexical_rank or '-'}" if hit.lexical_score is not None else "-"
         lines.append(f"{i:>2}. {hit.title}  [{hit.source} {c.start}-{c.end}]")
         lines.append(f"    score {hit.score:.4f}  dense {dense}  lexical {lexical}")
+        if hit.explain.get("bridge"):
+            lines.append("    bridge matched: " + " ".join(t["term"] for t in hit.explain["bridge"]))
         lines.append(f"    {snippet}")
     return "\n".join(lines)
 
@@ -130,6 +151,7 @@ def _hit_json(result: SearchResult) -> dict[str, Any]:
         "mode": result.mode.value,
         "index_version": result.version,
         "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()},
+        **({"bridge": result.bridge.to_dict()} if result.bridge else {}),
         "hits": [h.to_dict() for h in result.hits],
     }
 
@@ -146,6 +168,7 @@ def search(
     index_dir: IndexDirOpt = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
+    no_bridge: Annotated[bool, typer.Option("--no-bridge", help="no English→Chinese lexical query bridge")] = False,
 ) -> None:
     """Ranked passages for a question, with fused, dense and lexical scores."""
     settings = _settings(index_dir, model, threads)
@@ -154,6 +177,7 @@ def search(
     parsed_filters = _parse_filters(filters)
     if (query is None) == (queries is None):
         raise PolicyQAError("give either a QUERY or --queries FILE")
+    bridge = False if no_bridge else None  # None: the engine's default
     engine = _open(settings)
     if not engine.backend.exists():
         raise IndexNotFoundError(f"no index at {settings.index_dir}: run `policyqa ingest PATH` first")
@@ -163,11 +187,13 @@ def search(
         except (OSError, UnicodeDecodeError) as exc:
             raise PolicyQAError(f"cannot read queries file {queries}: {exc.__class__.__name__}") from exc
         for line in filter(None, lines):
-            result = engine.search(line, k=k, mode=search_mode, fusion=fusion_config, filters=parsed_filters)
+            result = engine.search(
+                line, k=k, mode=search_mode, fusion=fusion_config, filters=parsed_filters, bridge=bridge
+            )
             typer.echo(json.dumps(_hit_json(result), ensure_ascii=False))
         return
     assert query is not None
-    result = engine.search(query, k=k, mode=search_mode, fusion=fusion_config, filters=parsed_filters)
+    result = engine.search(query, k=k, mode=search_mode, fusion=fusion_config, filters=parsed_filters, bridge=bridge)
     typer.echo(json.dumps(_hit_json(result), ensure_ascii=False, indent=2) if as_json else _render(result))
 
 

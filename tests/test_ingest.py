@@ -37,7 +37,7 @@ def one_line_naming(exc: pytest.ExceptionInfo[IngestError], name: str) -> None:
 
 
 def test_supported_suffixes_come_from_the_parser_registry() -> None:
-    assert SUPPORTED_SUFFIXES == (".txt", ".md")
+    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
     assert tuple(PARSERS) == SUPPORTED_SUFFIXES
 
 
@@ -151,7 +151,7 @@ def test_undecodable_or_empty_bytes_raise(data: bytes, tmp_path: Path) -> None:
 
 
 def test_iter_files_expands_folders_sorted_without_hidden_or_unsupported(tmp_path: Path) -> None:
-    for rel in ["b.txt", "a.md", "sub/c.TXT", "sub/d.pdf", ".hidden.txt", ".git/e.txt", "sub/.cache/f.md", "g"]:
+    for rel in ["b.txt", "a.md", "sub/c.TXT", "sub/d.xlsx", ".hidden.txt", ".git/e.txt", "sub/.cache/f.md", "g"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("内容。", encoding="utf-8")
     files = iter_files([tmp_path, tmp_path / "b.txt"])  # b.txt named twice: listed once
@@ -169,7 +169,7 @@ def test_missing_path_raises(tmp_path: Path, name: str) -> None:
     one_line_naming(exc, name)
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "README"])
+@pytest.mark.parametrize("name", ["report.xlsx", "README"])
 def test_unsupported_single_file_raises(tmp_path: Path, name: str) -> None:
     (tmp_path / name).write_bytes(b"%PDF-1.7")
     for call in (lambda: iter_files([tmp_path / name]), lambda: read_document(tmp_path / name)):

@@ -394,3 +394,47 @@ def test_an_unknown_format_version_is_refused(saved: Path) -> None:
     (saved / "lexical.json").write_text(json.dumps({**params, "format_version": 99}), encoding="utf-8")
     with pytest.raises(IndexVersionError, match="format_version 99"):
         LexicalIndex.load(saved)
+
+
+# ---- weighted query terms (the query bridge's) ----------------------------
+
+
+def test_weight_one_for_distinct_tokens_equals_rank_bm25(pieces: list[list[str]], queries: list[list[str]]) -> None:
+    index = LexicalIndex.build(pieces)
+    bm25 = BM25Okapi(pieces)
+    for q in queries:
+        distinct = list(dict.fromkeys(q))
+        expected = np.asarray(bm25.get_scores(distinct))
+        np.testing.assert_array_equal(index.weighted_scores(dict.fromkeys(distinct, 1.0)), expected)
+
+
+def test_a_weight_multiplies_that_terms_contribution() -> None:
+    index = LexicalIndex.build([["a", "b"], ["a", "c"], ["b", "b", "c"], ["d"]])
+    a, b = index.scores(["a"]), index.scores(["b"])
+    # x * 2.0 and x * 0.5 are exact in binary floating point, so equality holds.
+    np.testing.assert_array_equal(index.weighted_scores({"a": 2.0}), 2.0 * a)
+    np.testing.assert_array_equal(index.weighted_scores({"a": 0.5, "b": 1.0}), 0.5 * a + b)
+    np.testing.assert_array_equal(index.weighted_scores({"a": 0.0, "zz": 3.0}), np.zeros(4))
+    rows, scores = index.weighted_top_k({"a": 0.5, "b": 1.0}, k=2)
+    full = 0.5 * a + b
+    assert rows.tolist() == np.argsort(-full, kind="stable")[:2].tolist()
+    np.testing.assert_array_equal(scores, full[rows])
+
+
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf")])
+def test_weighted_scores_refuse_a_bad_weight(weight: float) -> None:
+    with pytest.raises(InputError, match="weight"):
+        LexicalIndex.build([["a"]]).weighted_scores({"a": weight})
+
+
+def test_scores_of_rows_equal_full_scores_bit_for_bit() -> None:
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(40)]
+    docs = [list(rng.choice(words, size=rng.integers(0, 15))) for _ in range(300)]
+    index = LexicalIndex.build(docs)
+    rows = np.array([0, 299, 7, 7, 150, 42], dtype=np.int64)  # any order, repeats allowed
+    for query in (["w1"], ["w3", "w3", "w17"], ["w5", "unknown", "w9", "w5"], []):
+        np.testing.assert_array_equal(index.scores_of(query, rows), index.scores(query)[rows])
+    assert index.scores_of(["w1"], np.empty(0, dtype=np.int64)).shape == (0,)
+    with pytest.raises(InputError):
+        index.scores_of(["w1"], np.array([300]))

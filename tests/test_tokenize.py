@@ -13,7 +13,7 @@ import jieba
 import pytest
 
 from index.errors import InputError
-from index.tokenize import ChineseTokenizer, default_stopwords, normalize, parse_user_dict
+from index.tokenize import ChineseTokenizer, CutMode, default_stopwords, normalize, parse_user_dict
 
 SEEDS = sorted((Path(__file__).parents[1] / "seeds").glob("*.txt"))
 USERDICT = Path(__file__).parents[1] / "index" / "resources" / "userdict.txt"
@@ -21,7 +21,14 @@ USERDICT = Path(__file__).parents[1] / "index" / "resources" / "userdict.txt"
 
 @pytest.fixture(scope="module")
 def tok() -> ChineseTokenizer:
-    return ChineseTokenizer()
+    # The rules below are written for accurate cuts (each word once, the
+    # default); search mode adds the parts of long words: see "cut modes" below.
+    return ChineseTokenizer(cut=CutMode.ACCURATE)
+
+
+@pytest.fixture(scope="module")
+def search_tok() -> ChineseTokenizer:
+    return ChineseTokenizer(cut=CutMode.SEARCH)
 
 
 def builtin_words() -> list[str]:
@@ -146,8 +153,8 @@ def test_low_dictionary_frequency_lets_ordinary_words_win_overlaps(tok: ChineseT
 def test_a_user_dictionary_adds_words(tmp_path: Path) -> None:
     path = tmp_path / "extra.txt"
     path.write_text("# ours\n渝小宝 30 nz\n苦竹溪公园\n", encoding="utf-8")
-    t = ChineseTokenizer(user_dict=path)
-    assert "渝" in ChineseTokenizer().tokenize("渝小宝")  # cut without it
+    t = ChineseTokenizer(user_dict=path, cut="accurate")
+    assert "渝" in ChineseTokenizer(cut="accurate").tokenize("渝小宝")  # cut without it
     assert t.tokenize("渝小宝在苦竹溪公园") == ["渝小宝", "苦竹溪公园"]
 
 
@@ -220,7 +227,7 @@ def test_first_use_is_quiet_and_leaves_jiebas_global_dictionary_alone(capfd: pyt
 
 
 def test_threads_share_one_lazily_loaded_dictionary() -> None:
-    t = ChineseTokenizer()
+    t = ChineseTokenizer(cut="accurate")
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(t.tokenize, ["璧山区新能源汽车"] * 32))
     assert all(r == ["璧山区", "新能源", "汽车"] for r in results)
@@ -236,3 +243,44 @@ def test_fingerprint_is_stable_and_tracks_the_configuration(tmp_path: Path) -> N
     extra = tmp_path / "extra.txt"
     extra.write_text("渝小宝 30 nz\n", encoding="utf-8")
     assert ChineseTokenizer(user_dict=extra).fingerprint != base
+
+
+# ---- cut modes -----------------------------------------------------------
+
+
+def test_accurate_mode_is_the_default() -> None:
+    assert ChineseTokenizer().cut is CutMode.ACCURATE
+    assert ChineseTokenizer().fingerprint == ChineseTokenizer(cut="accurate").fingerprint
+
+
+@pytest.mark.parametrize(
+    ("text", "accurate", "search"),
+    [
+        # jieba's cut_for_search: the dictionary words inside a long word, then the word.
+        ("工业园区", ["工业园区"], ["工业", "园区", "工业园", "工业园区"]),
+        ("广阳湾", ["广阳湾"], ["广阳", "阳湾", "广阳湾"]),
+        # 数字经济 is two words in either mode, so an English "digital economy"
+        # (数字 + 经济) and a Chinese query meet the same terms.
+        ("数字经济", ["数字", "经济"], ["数字", "经济"]),
+        ("35%", ["35%"], ["35%"]),
+        ("GDP比重", ["gdp", "比重"], ["gdp", "比重"]),
+        ("", [], []),
+    ],
+)
+def test_search_mode_adds_the_parts_of_long_words(
+    tok: ChineseTokenizer, search_tok: ChineseTokenizer, text: str, accurate: list[str], search: list[str]
+) -> None:
+    assert tok.tokenize(text) == accurate
+    assert search_tok.tokenize(text) == search
+
+
+@pytest.mark.parametrize("word", builtin_words())
+def test_search_mode_keeps_every_dictionary_word_whole_too(search_tok: ChineseTokenizer, word: str) -> None:
+    assert search_tok.tokenize(word)[-1] == word
+
+
+def test_cut_mode_is_in_the_fingerprint_and_parsed_with_a_clear_error() -> None:
+    assert ChineseTokenizer(cut="accurate").fingerprint != ChineseTokenizer(cut="search").fingerprint
+    assert ChineseTokenizer(cut="SEARCH").cut is CutMode.SEARCH
+    with pytest.raises(InputError, match="unknown cut mode 'fast': use one of accurate, search"):
+        ChineseTokenizer(cut="fast")

@@ -1,0 +1,333 @@
+"""PDF, DOCX and HTML files → `Parsed` text, with well-kept parsers (pypdf,
+python-docx, BeautifulSoup) and guard limits against hostile files.
+
+Each parser takes the raw bytes and the file name (for messages), plus its
+limits as keyword arguments, and raises `IngestError` with a one-line message
+that names the file and says what to do. A file over a limit raises
+`DocumentTooLargeError` (a kind of `IngestError`), never a silently cut text.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from .errors import DocumentTooLargeError, IngestError
+from .ingest import Parsed, decode_bytes
+
+MAX_PAGES = 2000
+MAX_CHARS = 5_000_000  # extracted characters, about 2,500 pages of Chinese
+MAX_UNCOMPRESSED = 200 * 1024 * 1024  # a .docx is a zip: total size of its parts once unpacked
+MAX_ZIP_ENTRIES = 10_000
+MAX_DEPTH = 256  # HTML element nesting
+
+# Paragraphs are set two blank lines apart, which clean_text never joins across
+# (as markdown_to_text does): these formats say outright where paragraphs end.
+_PARAGRAPH_BREAK = "\n\n\n"
+
+
+def _too_long(name: str, chars: int, max_chars: int) -> DocumentTooLargeError:
+    return DocumentTooLargeError(
+        f"{name}: more than {max_chars:,} characters of text ({chars:,} so far): split the file into smaller ones"
+    )
+
+
+# ---- PDF ----
+
+
+def parse_pdf(data: bytes, name: str, *, max_pages: int = MAX_PAGES, max_chars: int = MAX_CHARS) -> Parsed:
+    """The text layer of a PDF, page by page (pypdf).
+
+    Raises:
+        IngestError: not a readable PDF, encrypted with a password, or no text
+            layer at all (a scan: OCR it first).
+        DocumentTooLargeError: more than `max_pages` pages or `max_chars` characters.
+    """
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError(f"{name}: the PDF is password-protected: save an unprotected copy and upload that")
+        pages = reader.pages
+        count = len(pages)
+        if count > max_pages:
+            raise DocumentTooLargeError(f"{name}: {count} pages, more than the limit of {max_pages}: split the PDF")
+        texts: list[str] = []
+        chars = 0
+        for page in pages:
+            text = page.extract_text() or ""
+            chars += len(text)
+            if chars > max_chars:
+                raise _too_long(name, chars, max_chars)
+            texts.append(text)
+        title = _pdf_title(reader)
+    except IngestError:
+        raise
+    except (
+        PyPdfError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        OSError,
+        RecursionError,
+        NotImplementedError,
+        zipfile.BadZipFile,
+    ) as exc:
+        # pypdf raises a range of errors on broken files; none of them should escape as a bug
+        raise IngestError(
+            f"{name}: not a readable PDF ({exc.__class__.__name__}): check the file or re-export it"
+        ) from exc
+    if not any(t.strip() for t in texts):
+        raise IngestError(f"{name}: the PDF has no text layer (a scan or images only): OCR it first")
+    return Parsed(_PARAGRAPH_BREAK.join(t.strip() for t in texts if t.strip()), title)
+
+
+def _pdf_title(reader: Any) -> str:
+    try:
+        meta = reader.metadata
+        title = meta.title if meta is not None else None
+    except Exception:  # a broken info dictionary only costs the title
+        return ""
+    return str(title).strip() if title else ""
+
+
+# ---- DOCX ----
+
+
+def parse_docx(
+    data: bytes,
+    name: str,
+    *,
+    max_uncompressed: int = MAX_UNCOMPRESSED,
+    max_entries: int = MAX_ZIP_ENTRIES,
+    max_chars: int = MAX_CHARS,
+) -> Parsed:
+    """Paragraphs and table rows of a Word document, in order (python-docx);
+    paragraphs styled as headings (Heading n / 标题 n / Title) become sections.
+
+    The zip is checked before python-docx unpacks it: a small file that unpacks
+    to gigabytes (a zip bomb) is refused.
+
+    Raises:
+        IngestError: not a .docx (zip) file, or no text in it.
+        DocumentTooLargeError: over `max_uncompressed` bytes unpacked, over
+            `max_entries` parts, or over `max_chars` characters.
+    """
+    _check_zip(data, name, max_uncompressed, max_entries)
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+        units, headings = _docx_units(document, name, max_chars)
+        title = (document.core_properties.title or "").strip()
+    except IngestError:
+        raise
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile, AttributeError, TypeError) as exc:
+        raise IngestError(
+            f"{name}: not a readable Word (.docx) file ({exc.__class__.__name__}): re-save it as .docx"
+        ) from exc
+    except Exception as exc:  # lxml syntax errors in a damaged part
+        raise IngestError(f"{name}: the .docx is damaged ({exc.__class__.__name__}): re-save it in Word") from exc
+    if not units:
+        raise IngestError(f"{name}: the document holds no text: check the file")
+    return Parsed(_PARAGRAPH_BREAK.join(units), title or (headings[0] if headings else ""), tuple(headings))
+
+
+def _check_zip(data: bytes, name: str, max_uncompressed: int, max_entries: int) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise IngestError(f"{name}: not a .docx file (not a zip archive): re-save it as .docx") from exc
+    if len(infos) > max_entries:
+        raise DocumentTooLargeError(f"{name}: {len(infos)} parts inside the .docx, more than {max_entries}: refused")
+    total = sum(info.file_size for info in infos)
+    if total > max_uncompressed:
+        raise DocumentTooLargeError(
+            f"{name}: unpacks to {total:,} bytes, more than the limit of {max_uncompressed:,}: "
+            "refused (a zip bomb, or a document to split)"
+        )
+
+
+def _docx_units(document: Any, name: str, max_chars: int) -> tuple[list[str], list[str]]:
+    units: list[str] = []
+    headings: list[str] = []
+    chars = 0
+    for block in document.iter_inner_content():
+        if hasattr(block, "rows"):  # a table: one paragraph per row, cells apart
+            cells = ([" ".join(c.text.split()) for c in _unique_cells(row)] for row in block.rows)
+            rows = [" ".join(t for t in texts if t) for texts in cells]
+        else:
+            rows = [block.text.strip()]
+            style = (block.style.name if block.style is not None else "") or ""
+            if rows[0] and re.match(r"(?i)^(heading|标题|title)\s*\d*$", style):
+                headings.append(rows[0])
+        for text in rows:
+            if text:
+                chars += len(text)
+                if chars > max_chars:
+                    raise _too_long(name, chars, max_chars)
+                units.append(text)
+    return units, headings
+
+
+def _unique_cells(row: Any) -> Iterator[Any]:
+    seen: set[int] = set()
+    for cell in row.cells:  # a merged cell appears once per column it spans
+        if id(cell._tc) not in seen:
+            seen.add(id(cell._tc))
+            yield cell
+
+
+# ---- HTML ----
+
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote body caption dd details div dl dt figcaption figure footer form "
+    "h1 h2 h3 h4 h5 h6 header li main nav ol p pre section summary table tr ul".split()
+)
+# Elements that are closed explicitly in practice: their open/close balance
+# measures nesting before any parser builds a tree (unclosed <p> and <li> are
+# common and harmless, so they are not counted).
+_CONTAINERS = frozenset(
+    "a article aside b blockquote center div em figure font footer form header i main nav ol section "
+    "small span strong table tbody u ul".split()
+)
+_CONTAINER_TAG = re.compile(
+    r"<(/?)(?:{})(?=[\s/>])(?:[^<>]*?(/))?".format("|".join(sorted(_CONTAINERS, key=len, reverse=True))), re.I
+)
+_DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "object", "head")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
+
+
+def parse_html(data: bytes, name: str, *, max_depth: int = MAX_DEPTH, max_chars: int = MAX_CHARS) -> Parsed:
+    """The visible text of a web page (BeautifulSoup; lxml when installed, else
+    the standard library's html.parser): block elements become paragraphs,
+    h1–h6 become sections, <title> (or the first h1) the title. Scripts,
+    styles and the <head> are dropped.
+
+    The page is decoded by its <meta charset> when it declares one, else like a
+    text file (UTF-8, then GB18030, then detection).
+
+    Raises:
+        IngestError: undecodable, or no visible text.
+        DocumentTooLargeError: elements nested deeper than `max_depth`, or more
+            than `max_chars` characters of text.
+    """
+    from bs4 import BeautifulSoup
+
+    text = _decode_html(data, name)
+    # Measured twice: on the markup, before a parser spends time and memory on
+    # a hostile page, and on the tree the parser actually built.
+    depth = _markup_depth(text, max_depth)
+    if depth <= max_depth:
+        soup = BeautifulSoup(text, _html_builder())
+        depth = _depth(soup)
+    if depth > max_depth:
+        raise DocumentTooLargeError(
+            f"{name}: elements nested {depth} deep, more than the limit of {max_depth}: refused"
+        )
+    title_tag = soup.find("title")
+    title = " ".join(title_tag.get_text().split()) if title_tag else ""
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    headings = [" ".join(h.get_text().split()) for h in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"])]
+    headings = [h for h in headings if h]
+    units = _html_units(soup, name, max_chars)
+    if not units:
+        raise IngestError(f"{name}: the page has no visible text: check the file")
+    return Parsed(_PARAGRAPH_BREAK.join(units), title or (headings[0] if headings else ""), tuple(headings))
+
+
+def _html_builder() -> str:
+    try:
+        import lxml  # noqa: F401
+
+        return "lxml"
+    except ImportError:
+        return "html.parser"
+
+
+def _decode_html(data: bytes, name: str) -> str:
+    declared = _META_CHARSET.search(data[:4096])
+    if declared:
+        encoding = declared.group(1).decode("ascii").lower()
+        encoding = "gb18030" if encoding in ("gb2312", "gbk") else encoding  # the superset reads both
+        try:
+            return data.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            pass  # a wrong declaration: fall back to the content itself
+    return decode_bytes(data, name)
+
+
+def _markup_depth(text: str, limit: int) -> int:
+    """The deepest nesting of container elements in the markup, from their tags
+    alone; the scan stops as soon as it passes `limit`."""
+    depth = deepest = 0
+    for m in _CONTAINER_TAG.finditer(text):
+        if m.group(2):  # <div/>
+            continue
+        depth = max(0, depth - 1) if m.group(1) else depth + 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                break
+    return deepest
+
+
+def _depth(soup: Any) -> int:
+    """The deepest element nesting, walked with an explicit stack (no recursion)."""
+    deepest = 0
+    stack = [(soup, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for child in getattr(node, "contents", ()):
+            if getattr(child, "name", None):
+                stack.append((child, depth + 1))
+    return deepest
+
+
+def _html_units(soup: Any, name: str, max_chars: int) -> list[str]:
+    """Paragraphs of text: strings under the same block element run on; a new
+    block element, or a <br>, starts a new paragraph."""
+    from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+
+    skip = (Comment, Declaration, Doctype, ProcessingInstruction)
+    units: list[str] = []
+    current: list[str] = []
+    block: Any = None
+    chars = 0
+
+    def flush() -> None:
+        text = " ".join("".join(current).split())
+        if text:
+            units.append(text)
+        current.clear()
+
+    for node in soup.descendants:
+        if isinstance(node, Tag):
+            if node.name in ("br", "hr"):
+                flush()
+            elif node.name in ("td", "th") and current:
+                current.append(" ")  # cells of a row stay one paragraph, apart
+            continue
+        if not isinstance(node, NavigableString) or isinstance(node, skip):
+            continue
+        owner = next((p for p in node.parents if p.name in _BLOCK_TAGS), soup)
+        if owner is not block:
+            flush()
+            block = owner
+        chars += len(node)
+        if chars > max_chars:
+            raise _too_long(name, chars, max_chars)
+        current.append(str(node))
+    flush()
+    return units

@@ -1,0 +1,516 @@
+"""The HTTP service: search, cited answers, document management, a search page and a widget.
+
+`create_app(settings)` builds everything; nothing happens at import. Route
+handlers are thin: they validate with the request models and call `Service`,
+which talks to the engine. Every error leaves as `{"error": {"code", "message"}}`
+JSON from one handler that maps domain errors to HTTP codes.
+
+Concurrency: handlers are plain `def`, so FastAPI runs them in its threadpool.
+Searches read an immutable version of the index; an upload or delete prepares
+the new version beside it (holding `write_lock`, so writers queue) and swaps it
+in atomically, so queries keep being answered meanwhile and never see half an
+update.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from index.backend import Filters
+from index.chunkstore import DocRecord
+from index.engine import Engine
+from index.errors import (
+    DocumentNotFoundError,
+    DocumentTooLargeError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    IndexVersionError,
+    IngestError,
+    InputError,
+    ModelMismatchError,
+    PolicyQAError,
+    UnsupportedFormatError,
+)
+from index.ingest import SUPPORTED_SUFFIXES, document_from_bytes
+from index.types import Hit
+
+from .answer import ExtractiveAnswerer
+from .highlight import highlight_spans
+from .llm import ChatComposer, LLMConfig
+from .schemas import (
+    AskRequest,
+    AskResponse,
+    CitationOut,
+    DeleteResponse,
+    DocumentList,
+    DocumentOut,
+    ErrorResponse,
+    HealthResponse,
+    HitOut,
+    SearchRequest,
+    SearchResponse,
+    Span,
+    UploadResponse,
+)
+from .settings import Settings
+
+log = logging.getLogger("policyqa.service")
+
+STATIC_DIR = Path(__file__).with_name("static")
+UPLOAD_PREFIX = "uploads/"
+MAX_JSON_BYTES = 256 * 1024  # a 2,000-character question is under 10 KB; leave room for a clear 422
+MAX_METADATA_KEYS = 50
+
+
+class UnauthorizedError(PolicyQAError):
+    """No API key, or a wrong one, where keys are required."""
+
+
+class RequestTooLargeError(PolicyQAError):
+    """A request body over the service's limit."""
+
+
+# Most specific first: the first class that matches sets the status and code.
+ERROR_STATUS: tuple[tuple[type[PolicyQAError], int, str], ...] = (
+    (UnauthorizedError, 401, "unauthorized"),
+    (RequestTooLargeError, 413, "too_large"),
+    (DocumentTooLargeError, 413, "too_large"),
+    (UnsupportedFormatError, 415, "unsupported_format"),
+    (IngestError, 422, "unreadable_document"),
+    (InputError, 422, "invalid_input"),
+    (DocumentNotFoundError, 404, "document_not_found"),
+    (IndexNotFoundError, 503, "index_not_found"),
+    (ModelMismatchError, 503, "model_mismatch"),
+    (IndexCorruptError, 503, "index_corrupt"),
+    (IndexVersionError, 503, "index_version"),
+    (PolicyQAError, 400, "bad_request"),
+)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 404, 413, 415, 422, 503)
+}
+
+
+def error_json(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def domain_error(exc: PolicyQAError) -> JSONResponse:
+    status, code = next((s, c) for cls, s, c in ERROR_STATUS if isinstance(exc, cls))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_json(status, code, str(exc), headers)
+
+
+class Service:
+    """What the routes do, over one engine."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.answerer = ExtractiveAnswerer(engine)
+        self.composer = (
+            ChatComposer(
+                LLMConfig(
+                    url=settings.llm_url,
+                    model=settings.llm_model or "",
+                    api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+                    timeout_s=settings.llm_timeout_s,
+                )
+            )
+            if settings.llm_url
+            else None
+        )
+        self.write_lock = threading.Lock()
+        self._keys = [key.get_secret_value().encode() for key in settings.api_keys]
+
+    # ---- start-up ----
+    def ensure_index(self) -> None:
+        """First run: build the index from the seed reports (the demo corpus)."""
+        if self.engine.backend.exists():
+            return
+        seeds = self.settings.seeds_dir
+        if not seeds.is_dir():
+            log.warning("no index at %s and no seeds folder at %s: starting empty", self.settings.index_dir, seeds)
+            return
+        log.info("first run: ingesting %s into %s", seeds, self.settings.index_dir)
+        with self.write_lock:
+            report = self.engine.ingest([seeds])
+        log.info("ingested %d documents (%d chunks) in %.1fs", len(report.added), report.chunks_added, report.seconds)
+        for line in report.failed:
+            log.warning("seed not ingested: %s", line)
+
+    # ---- auth ----
+    def check_key(self, credentials: HTTPAuthorizationCredentials | None) -> None:
+        if not self._keys:
+            return
+        if credentials is None:
+            raise UnauthorizedError("this API needs a key: send `Authorization: Bearer <key>`")
+        given = credentials.credentials.encode()
+        # compare with every key, so the time taken does not tell which key came close
+        matches = [hmac.compare_digest(given, key) for key in self._keys]
+        if not any(matches):
+            raise UnauthorizedError("the API key is not valid: check `Authorization: Bearer <key>`")
+
+    # ---- reading ----
+    def _check_k(self, k: int) -> None:
+        if k > self.settings.max_k:
+            raise InputError(f"k={k}: this service returns at most {self.settings.max_k} hits")
+
+    def _hit(self, hit: Hit, tokens: list[str]) -> HitOut:
+        spans = highlight_spans(hit.chunk.text, tokens)
+        return HitOut(**hit.to_dict(), highlights=[Span(start=s, end=e) for s, e in spans])
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        self._check_k(request.k)
+        filters = Filters.parse(request.filters)
+        result = self.engine.search(request.query, k=request.k, mode=request.mode.value, filters=filters)
+        return SearchResponse(
+            query=result.query,
+            mode=request.mode,
+            index_version=result.version,
+            timings_ms={k: round(v, 3) for k, v in result.timings_ms.items()},
+            hits=[self._hit(h, result.tokens) for h in result.hits],
+        )
+
+    def ask(self, request: AskRequest) -> AskResponse:
+        self._check_k(request.k)
+        filters = Filters.parse(request.filters)
+        answer = self.answerer.answer(request.question, k=request.k, mode=request.mode.value, filters=filters)
+        if self.composer is not None:
+            answer = self.composer.compose(answer)
+        tokens = self.engine.tokenizer.tokenize(answer.question)
+        return AskResponse(
+            question=answer.question,
+            answer=answer.answer,
+            found=answer.found,
+            citations=[CitationOut(**c.to_dict()) for c in answer.citations],
+            passages=[self._hit(h, tokens) for h in answer.passages],
+            reason=answer.reason,
+            composer="llm" if answer.composer == "llm" else "extractive",
+        )
+
+    def documents(self) -> DocumentList:
+        docs = self.engine.backend.view().documents() if self.engine.backend.exists() else []
+        return DocumentList(total=len(docs), documents=[_document_out(d) for d in docs])
+
+    def health(self) -> tuple[bool, HealthResponse]:
+        loaded = self.engine.backend.exists()
+        stats = self.engine.backend.view().stats() if loaded else {}
+        return loaded, HealthResponse(
+            status="ok" if loaded else "no_index",
+            index_loaded=loaded,
+            documents=int(stats.get("documents", 0)),
+            chunks=int(stats.get("chunks", 0)),
+            model=self.engine.embedder.model_id,
+            index_version=str(stats.get("version", "")),
+            generated_answers=self.composer is not None,
+        )
+
+    # ---- writing ----
+    def upload(self, filename: str | None, data: bytes, metadata: str | None, title: str | None) -> UploadResponse:
+        """Parse, then add or replace the document `uploads/<filename>`; all or nothing."""
+        name = _plain_file_name(filename)
+        if not data:
+            raise InputError(f"{name}: the file is empty (0 bytes): upload a file with content")
+        if len(data) > self.settings.max_upload_bytes:
+            limit = self.settings.max_upload_bytes
+            raise DocumentTooLargeError(f"{name}: {len(data):,} bytes, over the limit of {limit:,}: split the file")
+        meta = _parse_metadata(metadata)
+        doc = document_from_bytes(data, UPLOAD_PREFIX + name, meta, (title or "").strip() or None)
+        with self.write_lock:
+            known = (
+                {d.doc_id: d for d in self.engine.backend.view().documents()} if self.engine.backend.exists() else {}
+            )
+            old = known.get(doc.doc_id)
+            if old and (old.fingerprint, old.metadata, old.title) == (doc.fingerprint, doc.metadata, doc.title):
+                return UploadResponse(
+                    status="unchanged", document=_document_out(old), index_version=self.engine.backend.view().version
+                )
+            view = self.engine.apply([doc])
+        record = next(d for d in view.documents() if d.doc_id == doc.doc_id)
+        return UploadResponse(
+            status="updated" if old else "added", document=_document_out(record), index_version=view.version
+        )
+
+    def delete(self, doc_id: str) -> DeleteResponse:
+        with self.write_lock:
+            if not self.engine.backend.exists() or doc_id not in {
+                d.doc_id for d in self.engine.backend.view().documents()
+            }:
+                raise DocumentNotFoundError(
+                    f"no document with id {doc_id!r} in the index: list ids with GET /documents"
+                )
+            view = self.engine.apply([], [doc_id])
+        return DeleteResponse(deleted=doc_id, index_version=view.version)
+
+    def close(self) -> None:
+        if self.composer is not None:
+            self.composer.close()
+
+
+def _document_out(doc: DocRecord) -> DocumentOut:
+    return DocumentOut(
+        doc_id=doc.doc_id, title=doc.title, source=doc.source, chunks=doc.n_chunks, metadata=doc.metadata
+    )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _plain_file_name(filename: str | None) -> str:
+    """The upload's name, refused unless it is a plain file name (no folders, no '..')."""
+    name = (filename or "").strip()
+    if not name:
+        raise InputError(
+            "the upload has no file name: send it as multipart field `file` with a name such as report.pdf"
+        )
+    if "/" in name or "\\" in name or name.startswith(".") or _CONTROL.search(name) or len(name) > 200:
+        raise InputError(
+            f"file name {name[:80]!r} is not a plain file name: upload it as e.g. report.pdf "
+            "(no folders, no '..', no leading dot, at most 200 characters)"
+        )
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        kind = f"'{suffix}'" if suffix else "a file without a suffix"
+        raise UnsupportedFormatError(f"{name}: {kind} is not supported: upload one of {', '.join(SUPPORTED_SUFFIXES)}")
+    return name
+
+
+def _parse_metadata(raw: str | None) -> dict[str, Any]:
+    """The `metadata` form field: a JSON object of strings, numbers, booleans (or lists of them)."""
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"metadata is not valid JSON ({exc.msg} at column {exc.colno}): send an object such as "
+            '{"region": "重庆", "year": 2021}'
+        ) from exc
+    if not isinstance(value, dict):
+        raise InputError(f'metadata must be a JSON object, not {type(value).__name__}: e.g. {{"region": "重庆"}}')
+    if len(value) > MAX_METADATA_KEYS:
+        raise InputError(f"metadata has {len(value)} keys: keep it to {MAX_METADATA_KEYS}")
+    for key, item in value.items():
+        if not key or key in ("doc_id", "source"):
+            raise InputError(f"metadata key {key!r} is reserved or empty: pick another name")
+        items = item if isinstance(item, list) else [item]
+        if not all(isinstance(v, str | int | float | bool) for v in items):
+            raise InputError(f"metadata {key!r} must be a string, number, boolean or a list of them, not {item!r}")
+    return value
+
+
+# ---- request body limit ----
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class BodyLimit:
+    """Refuses request bodies over a limit before they are read into memory or spooled to disk."""
+
+    def __init__(self, app: Any, upload_limit: int) -> None:
+        self.app = app
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_limit if scope["path"].rstrip("/") == "/documents" else MAX_JSON_BYTES
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            response = error_json(
+                413, "too_large", f"the request body has {int(length):,} bytes; the limit is {limit:,}"
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> MutableMapping[str, Any]:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise RequestTooLargeError(f"the request body is over the limit of {limit:,} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+# ---- the app ----
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The FastAPI app over `engine` (opened from `settings` when not given).
+
+    On start-up, an index that does not exist yet is built from `settings.seeds_dir`.
+    """
+    engine = engine or Engine.open(settings.index_dir, model=settings.model, threads=settings.threads)
+    service = Service(settings, engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(service.ensure_index)
+        yield
+        service.close()
+
+    app = FastAPI(
+        title="policyqa",
+        summary="Hybrid (BM25 + dense) search and cited answers over Chinese policy reports",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    _add_error_handlers(app)
+    _add_routes(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, upload_limit=settings.max_upload_bytes + 1024 * 1024)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    return app
+
+
+def get_service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+_bearer = HTTPBearer(auto_error=False, description="one of POLICYQA_API_KEYS (only when keys are configured)")
+
+
+def require_key(
+    service: ServiceDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    service.check_key(credentials)
+
+
+Protected = [Depends(require_key)]
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.post(
+        "/search", response_model=SearchResponse, dependencies=Protected, responses=ERROR_RESPONSES, tags=["search"]
+    )
+    def search(body: SearchRequest, service: ServiceDep) -> SearchResponse:
+        """Ranked passages for a query, with scores and the spans of `text` that match it."""
+        return service.search(body)
+
+    @app.post("/ask", response_model=AskResponse, dependencies=Protected, responses=ERROR_RESPONSES, tags=["search"])
+    def ask(body: AskRequest, service: ServiceDep) -> AskResponse:
+        """An answer quoted from the top passages with [n] citations, or `found: false` and the nearest passages."""
+        return service.ask(body)
+
+    @app.get(
+        "/documents", response_model=DocumentList, dependencies=Protected, responses=ERROR_RESPONSES, tags=["documents"]
+    )
+    def list_documents(service: ServiceDep) -> DocumentList:
+        """Every document in the index."""
+        return service.documents()
+
+    @app.post(
+        "/documents",
+        response_model=UploadResponse,
+        status_code=201,
+        dependencies=Protected,
+        responses=ERROR_RESPONSES,
+        tags=["documents"],
+    )
+    def upload_document(
+        service: ServiceDep,
+        file: Annotated[UploadFile, File(description=".txt, .md, .pdf, .docx or .html")],
+        metadata: Annotated[str | None, Form(description='JSON object, e.g. {"region": "重庆", "year": 2021}')] = None,
+        title: Annotated[str | None, Form(max_length=300)] = None,
+    ) -> UploadResponse:
+        """Add a document (or replace the one uploaded under the same file name); searchable at once."""
+        data = file.file.read(service.settings.max_upload_bytes + 1)
+        return service.upload(file.filename, data, metadata, title)
+
+    @app.delete(
+        "/documents/{doc_id}",
+        response_model=DeleteResponse,
+        dependencies=Protected,
+        responses=ERROR_RESPONSES,
+        tags=["documents"],
+    )
+    def delete_document(doc_id: str, service: ServiceDep) -> DeleteResponse:
+        """Remove a document; gone from the next query on."""
+        return service.delete(doc_id)
+
+    @app.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}}, tags=["service"])
+    def health(service: ServiceDep) -> Response:
+        """Whether the index is loaded, its counts and the model (no key needed)."""
+        loaded, body = service.health()
+        return JSONResponse(body.model_dump(), status_code=200 if loaded else 503)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/embed", include_in_schema=False)
+    def embed() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> FileResponse:
+        return FileResponse(STATIC_DIR / "widget.js", media_type="text/javascript")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PolicyQAError)
+    async def on_domain_error(_: Request, exc: PolicyQAError) -> JSONResponse:
+        return domain_error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return error_json(
+                400,
+                "malformed_json",
+                'the request body is not valid JSON: send a JSON object such as {"query": "数字经济", "k": 5}',
+            )
+        return error_json(422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        cause = exc.__cause__
+        if isinstance(cause, PolicyQAError):  # raised while FastAPI read the body (the size limit)
+            return domain_error(cause)
+        codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+        return error_json(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), exc.headers)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_json(500, "internal_error", "an unexpected error occurred; it has been logged")

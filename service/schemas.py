@@ -1,0 +1,153 @@
+"""Request and response models of the HTTP API, with their bounds.
+
+Requests forbid unknown fields, so a misspelt `mdoe` is a 422 rather than a
+silently ignored option.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from index.engine import MAX_QUERY_CHARS
+
+from .settings import API_MAX_K
+
+FilterScalar = str | int | float | bool
+FilterValue = FilterScalar | list[FilterScalar]
+
+
+class Mode(enum.StrEnum):
+    """How passages are retrieved: BM25, embeddings, or both fused."""
+
+    hybrid = "hybrid"
+    dense = "dense"
+    lexical = "lexical"
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchRequest(Request):
+    query: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, examples=["哪个园区提出数字经济增加值占GDP比重达35%？"]
+    )
+    k: int = Field(default=10, ge=1, le=API_MAX_K, description="hits to return")
+    mode: Mode = Mode.hybrid
+    filters: dict[str, FilterValue] | None = Field(
+        default=None,
+        description="every given key must match: doc_id, source (a prefix), or a metadata key "
+        "(a list means any of these)",
+        examples=[{"region": "重庆", "year": 2021}],
+    )
+
+
+class AskRequest(Request):
+    question: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, examples=["Which park targets a 35% digital-economy share?"]
+    )
+    k: int = Field(default=5, ge=1, le=API_MAX_K, description="passages to return beside the answer")
+    mode: Mode = Mode.hybrid
+    filters: dict[str, FilterValue] | None = None
+
+
+class Span(BaseModel):
+    start: int
+    end: int
+
+
+class HitOut(BaseModel):
+    """A ranked passage: `text == document text[start:end]`; `highlights` are spans in `text`."""
+
+    doc_id: str
+    title: str
+    source: str
+    chunk_id: str
+    section: str
+    text: str
+    start: int
+    end: int
+    score: float
+    dense_score: float | None
+    dense_rank: int | None
+    lexical_score: float | None
+    lexical_rank: int | None
+    metadata: dict[str, Any]
+    highlights: list[Span] = Field(default_factory=list)
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: Mode
+    index_version: str
+    timings_ms: dict[str, float]
+    hits: list[HitOut]
+
+
+class CitationOut(BaseModel):
+    """`quote == document text[start:end]` of document `doc_id`."""
+
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str = Field(description="quoted sentences, each followed by its [n] marker; or the not-found message")
+    found: bool
+    citations: list[CitationOut]
+    passages: list[HitOut] = Field(description="the nearest passages (also when nothing was found)")
+    reason: str = Field(default="", description="why nothing was found")
+    composer: Literal["extractive", "llm"] = "extractive"
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    source: str
+    chunks: int
+    metadata: dict[str, Any]
+
+
+class DocumentList(BaseModel):
+    total: int
+    documents: list[DocumentOut]
+
+
+class UploadResponse(BaseModel):
+    status: Literal["added", "updated", "unchanged"]
+    document: DocumentOut
+    index_version: str
+
+
+class DeleteResponse(BaseModel):
+    deleted: str
+    index_version: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "no_index"]
+    index_loaded: bool
+    documents: int
+    chunks: int
+    model: str
+    index_version: str
+    generated_answers: bool = Field(description="an LLM endpoint is configured for /ask")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

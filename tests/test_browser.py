@@ -1,0 +1,212 @@
+"""The search page and the embeddable widget in a real headless browser.
+
+Debian's chromium, driven by Playwright with `executable_path` set to it (a
+browser download is not possible here); the service runs in real uvicorn on a
+free loopback port, and the widget is hosted by a second server on another
+origin (http://localhost:<port>, allowed by CORS; the same server reached as
+http://127.0.0.1:<port> is a different origin, which CORS refuses).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from index.embedders import UsemEmbedder
+from service.app import create_app
+from service.settings import Settings
+
+from .support import open_engine
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does)", allow_module_level=True)
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed: pip install playwright (no `playwright install` needed)"
+)
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]  # fmt: skip
+QUESTION = "哪个园区提出数字经济增加值占GDP比重达35%？"
+SEED_000 = "000_6c3b29e3f385016a"
+
+
+class Portal:
+    """A stand-in for an internal portal: one page holding the widget's script tag.
+
+    It starts before the API (whose CORS list names the portal's origin), so the
+    API's address is filled in afterwards and read on each request."""
+
+    def __init__(self) -> None:
+        self.api = ""
+        portal = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                page = (
+                    '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>门户</title>'
+                    "<style>body { font-family: serif; color: #900 } input { display: none }</style></head>"
+                    f'<body><h1>内部门户</h1><script src="{portal.api}/widget.js" data-api="{portal.api}"></script>'
+                    "</body></html>"
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def portal() -> Iterator[Portal]:
+    p = Portal()
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="module")
+def api(
+    seed_index: Path, usem: UsemEmbedder, tmp_path_factory: pytest.TempPathFactory, portal: Portal
+) -> Iterator[str]:
+    """The service in real uvicorn on a free loopback port; CORS allows http://localhost:<portal port> only."""
+    import uvicorn
+
+    index_dir = tmp_path_factory.mktemp("browser") / "index"
+    shutil.copytree(seed_index, index_dir)
+    settings = Settings(
+        index_dir=index_dir, seeds_dir=index_dir.parent / "none", cors_origins=[f"http://localhost:{portal.port}"]
+    )
+    app = create_app(settings, engine=open_engine(index_dir, usem))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    portal.api = url
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN")
+    p = context.new_page()
+    p.errors = []  # type: ignore[attr-defined]
+    p.on("pageerror", lambda e: p.errors.append(str(e)))  # type: ignore[attr-defined]
+    yield p
+    context.close()
+
+
+def ask(page: Any, question: str) -> None:
+    page.fill(".pqa-q", question)
+    page.click(".pqa-submit")
+
+
+def test_page_answers_with_a_clickable_citation(page: Any, api: str) -> None:
+    expect = sync_api.expect
+    page.goto(api + "/")
+    # note every loading state the box goes through
+    page.evaluate(
+        """() => { window.sawLoading = false; new MutationObserver(() => {
+             const b = document.querySelector('.pqa-submit');
+             if (b.disabled && b.textContent === '检索中…') window.sawLoading = true;
+           }).observe(document.body, {subtree: true, attributes: true, childList: true, characterData: true}); }"""
+    )
+    ask(page, QUESTION)
+    answer = page.locator(".pqa-answer-text")
+    expect(answer).to_contain_text("数字经济增加值占GDP比重达35%", timeout=30_000)
+    assert page.evaluate("window.sawLoading") is True
+    expect(page.locator(".pqa-citations li").first).to_contain_text(SEED_000)
+    expect(page.locator(".pqa-hit mark.pqa-match").first).to_be_visible()  # highlighted matches
+
+    page.locator(".pqa-answer-text .pqa-cite").first.click()
+    active = page.locator(".pqa-hit.pqa-active")
+    expect(active).to_have_count(1)
+    expect(active.locator(".pqa-meta")).to_contain_text(SEED_000)
+    expect(active.locator("mark.pqa-quote")).to_contain_text("数字经济增加值占GDP比重达35%")
+    expect(active).to_be_in_viewport()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_page_not_found_empty_and_error_messages(page: Any, api: str) -> None:
+    expect = sync_api.expect
+    page.goto(api + "/")
+    page.click(".pqa-submit")
+    expect(page.locator(".pqa-status")).to_have_text("请输入问题。")
+
+    ask(page, "上海浦东新区2021年GDP是多少？")
+    box = page.locator(".pqa-answer.pqa-not-found")
+    expect(box).to_contain_text("未找到可靠答案", timeout=30_000)
+    expect(box).to_contain_text("上海浦东新区")
+    expect(page.locator(".pqa-results h2")).to_have_text("最接近的段落")
+
+    page.route(
+        "**/search",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/json",
+            body='{"error": {"code": "index_not_found", "message": "no index at data/index"}}',
+        ),
+    )
+    ask(page, QUESTION)
+    expect(page.locator(".pqa-status.pqa-error")).to_contain_text(
+        "出错了（503）：no index at data/index", timeout=30_000
+    )
+    expect(page.locator(".pqa-submit")).to_be_enabled()
+
+
+def test_embed_page_is_the_box_alone(page: Any, api: str) -> None:
+    page.goto(api + "/embed")
+    sync_api.expect(page.locator(".site-header")).to_be_hidden()
+    sync_api.expect(page.locator(".pqa-q")).to_be_visible()
+
+
+def test_widget_on_another_origin(page: Any, api: str, portal: Portal) -> None:
+    expect = sync_api.expect
+    page.goto(f"http://localhost:{portal.port}/")
+    assert not page.url.startswith(api)
+    box = page.locator(".policyqa-widget .pqa-q")  # inside the widget's shadow root
+    expect(box).to_be_visible(timeout=30_000)  # the host page hides its own inputs: styles stay apart
+    ask(page, QUESTION)
+    expect(page.locator(".policyqa-widget .pqa-answer-text")).to_contain_text("35%", timeout=30_000)
+    expect(page.locator(".policyqa-widget .pqa-citations li").first).to_contain_text(SEED_000)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_widget_on_a_refused_origin_says_so(page: Any, api: str, portal: Portal) -> None:
+    page.goto(f"http://127.0.0.1:{portal.port}/")  # same server, but an origin CORS does not list
+    ask(page, QUESTION)
+    sync_api.expect(page.locator(".policyqa-widget .pqa-status.pqa-error")).to_contain_text(
+        "无法连接到检索服务", timeout=30_000
+    )
