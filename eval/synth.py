@@ -20,7 +20,9 @@ random stream), so the corpus of 10k chunks is the first tenth of the corpus of
 
 from __future__ import annotations
 
+import array
 import hashlib
+import itertools
 import random
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -76,6 +78,7 @@ class Sentence:
     tokens: tuple[str, ...]
     numbers: tuple[tuple[int, int], ...] = ()
     number_tokens: tuple[int, ...] = ()
+    sid: int = -1  # position in `SentencePool.sentences`
 
 
 @dataclass(frozen=True)
@@ -98,10 +101,14 @@ class SentencePool:
     def sentence_count(self) -> int:
         return sum(len(p.sentences) for p in (*self.seed_passages, *self.cmrc_passages))
 
+    @property
+    def sentences(self) -> list[Sentence]:
+        """Every sentence variant, in `sid` order."""
+        flat = [s for p in (*self.seed_passages, *self.cmrc_passages) for v in p.sentences for s in v]
+        return sorted(flat, key=lambda s: s.sid)
+
     @classmethod
-    def build(
-        cls, tokenizer: ChineseTokenizer, seeds_dir: Path, cmrc_path: Path, seed: int = 0
-    ) -> SentencePool:
+    def build(cls, tokenizer: ChineseTokenizer, seeds_dir: Path, cmrc_path: Path, seed: int = 0) -> SentencePool:
         """Read the seed reports and the CMRC 2018 paragraphs, split them into
         sentences and tokenize each (with `NAME_VARIANTS` place-name variants).
 
@@ -110,8 +117,9 @@ class SentencePool:
         rng = random.Random(f"policyqa-synth-pool:{SYNTH_VERSION}:{seed}")
         seeds = [read_document(p) for p in iter_files([seeds_dir])]
         cmrc, _ = load_cmrc2018(cmrc_path)
-        seed_passages = [_passage("seed", d.title, d.text, tokenizer, rng) for d in seeds]
-        cmrc_passages = [_passage("cmrc2018", d.title, d.text, tokenizer, rng) for d in cmrc]
+        sids = itertools.count()
+        seed_passages = [_passage("seed", d.title, d.text, tokenizer, rng, sids) for d in seeds]
+        cmrc_passages = [_passage("cmrc2018", d.title, d.text, tokenizer, rng, sids) for d in cmrc]
         if not any(p.sentences for p in cmrc_passages):
             raise ValueError(f"{cmrc_path} yields no sentences: is it the CMRC 2018 dev set?")
         return cls(
@@ -122,12 +130,16 @@ class SentencePool:
 
 @dataclass
 class SynthCorpus:
-    """N chunks in documents of `CHUNKS_PER_DOC`, with the tokens of every chunk."""
+    """N chunks in documents of `CHUNKS_PER_DOC`, with the tokens of every chunk
+    and the pool sentences each is made of (for `composed_vectors`)."""
 
     seed: int
     documents: list[Document]
     chunks: list[list[Chunk]]  # per document
     tokens: list[list[list[str]]]  # per document, per chunk
+    sentence_ids: np.ndarray  # int32: the sids of chunk i are sentence_ids[indptr[i]:indptr[i + 1]]
+    sentence_chars: np.ndarray  # int32: the length of each of those sentences in the chunk
+    sentence_indptr: np.ndarray  # int64, one more than there are chunks
 
     def __len__(self) -> int:
         return sum(len(c) for c in self.chunks)
@@ -153,16 +165,17 @@ def synth_corpus(
     chunks: list[list[Chunk]] = []
     tokens: list[list[list[str]]] = []
     numbers: dict[str, str] = {}  # one str object per distinct number, shared by every chunk
+    made_of = _Composition()
     n_docs = -(-size // CHUNKS_PER_DOC)
     for j in range(n_docs):
         count = min(CHUNKS_PER_DOC, size - j * CHUNKS_PER_DOC)
-        doc, doc_chunks, doc_tokens = _document(pool, seed, j, count, numbers)
+        doc, doc_chunks, doc_tokens = _document(pool, seed, j, count, numbers, made_of)
         documents.append(doc)
         chunks.append(doc_chunks)
         tokens.append(doc_tokens)
         if progress and (j % 1000 == 999 or j == n_docs - 1):
             progress(j * CHUNKS_PER_DOC + count, size)
-    return SynthCorpus(seed, documents, chunks, tokens)
+    return SynthCorpus(seed, documents, chunks, tokens, *made_of.arrays())
 
 
 def chunk_hashes(texts: Sequence[str]) -> list[bytes]:
@@ -181,7 +194,9 @@ def verify_tokens(corpus: SynthCorpus, tokenizer: ChineseTokenizer, rows: Sequen
 # ---- building the pool ----
 
 
-def _passage(origin: str, title: str, text: str, tokenizer: ChineseTokenizer, rng: random.Random) -> Passage:
+def _passage(
+    origin: str, title: str, text: str, tokenizer: ChineseTokenizer, rng: random.Random, sids: Iterator[int]
+) -> Passage:
     sentences = []
     for start, end in sentence_spans(text):
         raw = " ".join(text[start:end].split())  # no line breaks inside a sentence
@@ -189,7 +204,7 @@ def _passage(origin: str, title: str, text: str, tokenizer: ChineseTokenizer, rn
             continue
         if not _ENDS_CLEANLY.search(raw):
             raw += "。"  # a heading or a line without a mark: close it, so no word runs on
-        sentences.append(tuple(_sentence(v, tokenizer) for v in _place_variants(raw, rng)))
+        sentences.append(tuple(_sentence(v, tokenizer, next(sids)) for v in _place_variants(raw, rng)))
     return Passage(origin, title, tuple(sentences))
 
 
@@ -200,26 +215,48 @@ def _place_variants(text: str, rng: random.Random) -> list[str]:
     variants = [text]
     for _ in range(NAME_VARIANTS - 1):
         swap = {name: rng.choice(PLACES) for name in names}
-        variants.append(_PLACE_RE.sub(lambda m: swap.get(m.group(), m.group()), text))
+        variants.append(_PLACE_RE.sub(lambda m, swap=swap: swap.get(m.group(), m.group()), text))
     return list(dict.fromkeys(variants))
 
 
-def _sentence(text: str, tokenizer: ChineseTokenizer) -> Sentence:
+def _sentence(text: str, tokenizer: ChineseTokenizer, sid: int) -> Sentence:
     tokens = tuple(tokenizer.tokenize(text))
     spans = [m.span() for m in _NUMBER_RE.finditer(text)]
     positions = [i for i, t in enumerate(tokens) if _NUMBER_TOKEN.fullmatch(t)]
     # Vary numbers only where the numbers found in the text are exactly the
     # number tokens, in order: then the k-th span is the k-th token.
     if [text[s:e] for s, e in spans] != [tokens[i] for i in positions]:
-        return Sentence(text, tokens)
-    return Sentence(text, tokens, tuple(spans), tuple(positions))
+        return Sentence(text, tokens, sid=sid)
+    return Sentence(text, tokens, tuple(spans), tuple(positions), sid)
 
 
 # ---- drawing chunks ----
 
 
+class _Composition:
+    """Which pool sentences (and how many characters of each) every chunk holds,
+    in compact arrays: at a million chunks Python lists of ints would take GBs."""
+
+    def __init__(self) -> None:
+        self.sids = array.array("i")
+        self.chars = array.array("i")
+        self.ends = array.array("q", [0])
+
+    def add(self, sids: list[int], chars: list[int]) -> None:
+        self.sids.extend(sids)
+        self.chars.extend(chars)
+        self.ends.append(len(self.sids))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            np.frombuffer(self.sids, dtype=np.int32).copy(),
+            np.frombuffer(self.chars, dtype=np.int32).copy(),
+            np.frombuffer(self.ends, dtype=np.int64).copy(),
+        )
+
+
 def _document(
-    pool: SentencePool, seed: int, j: int, count: int, numbers: dict[str, str]
+    pool: SentencePool, seed: int, j: int, count: int, numbers: dict[str, str], made_of: _Composition
 ) -> tuple[Document, list[Chunk], list[list[str]]]:
     rng = random.Random(f"policyqa-synth:{SYNTH_VERSION}:{seed}:{j}")
     doc_id = stable_id("synth", str(seed), str(j))
@@ -228,7 +265,7 @@ def _document(
     for _ in range(count):
         passage = _pick_passage(pool, rng)
         title = title or passage.title
-        parts.append(_chunk(pool, passage, rng, numbers))
+        parts.append(_chunk(pool, passage, rng, numbers, made_of))
     chunks, offset = [], 0
     for ordinal, (text, _) in enumerate(parts):
         chunks.append(Chunk(doc_id, f"{doc_id}-{ordinal:04d}", text, offset, offset + len(text)))
@@ -249,10 +286,13 @@ def _pick_passage(pool: SentencePool, rng: random.Random) -> Passage:
     return group[rng.randrange(len(group))]
 
 
-def _chunk(pool: SentencePool, passage: Passage, rng: random.Random, numbers: dict[str, str]) -> tuple[str, list[str]]:
+def _chunk(
+    pool: SentencePool, passage: Passage, rng: random.Random, numbers: dict[str, str], made_of: _Composition
+) -> tuple[str, list[str]]:
     """Sentences from `passage` (now and then from another) until the next would pass CHUNK_CHARS."""
     texts: list[str] = []
     tokens: list[str] = []
+    sids: list[int] = []
     length = 0
     limit = rng.randint(40, CHUNK_CHARS) if rng.random() < _SHORT_CHUNK else CHUNK_CHARS
     for sentence in _walk(pool, passage, rng):
@@ -261,7 +301,9 @@ def _chunk(pool: SentencePool, passage: Passage, rng: random.Random, numbers: di
             break
         texts.append(text)
         tokens.extend(toks)
+        sids.append(sentence.sid)
         length += len(text)
+    made_of.add(sids, [len(t) for t in texts])
     return "".join(texts), tokens
 
 
@@ -328,4 +370,31 @@ def synthetic_vectors(real: np.ndarray, count: int, seed: int, out: np.ndarray |
         block = a + 0.7 * b + (0.5 / np.sqrt(dim)) * rng.standard_normal((hi - lo, dim), dtype=np.float32)
         block /= np.linalg.norm(block, axis=1, keepdims=True)
         out[lo:hi] = block
+    return out
+
+
+def composed_vectors(
+    corpus: SynthCorpus, sentence_vectors: np.ndarray, rows: range, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Stand-in chunk vectors from real sentence vectors: chunk i gets the unit
+    vector of the sum of its sentences' real embeddings, each weighted by its
+    length in characters (the embedded model averages over tokens, so longer
+    sentences weigh more). Chunks that share sentences get close vectors, as
+    their real embeddings are; `eval.bench` reports how close the stand-ins come
+    to the real vectors where it has both.
+
+    `sentence_vectors[sid]` is the vector of `pool.sentences[sid]`; the result
+    has one row per chunk in `rows` (written into `out` when given)."""
+    dim = sentence_vectors.shape[1]
+    if out is None:
+        out = np.empty((len(rows), dim), dtype=np.float32)
+    step = 20_000
+    for lo in range(rows.start, rows.stop, step):
+        hi = min(rows.stop, lo + step)
+        a, b = int(corpus.sentence_indptr[lo]), int(corpus.sentence_indptr[hi])
+        weighted = sentence_vectors[corpus.sentence_ids[a:b]] * corpus.sentence_chars[a:b, None].astype(np.float32)
+        starts = corpus.sentence_indptr[lo:hi] - a
+        block = np.add.reduceat(weighted, starts, axis=0)  # every chunk holds at least one sentence
+        block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
+        out[lo - rows.start : hi - rows.start] = block
     return out

@@ -250,6 +250,7 @@ class Engine:
         fusion: FusionConfig | None = None,
         filters: Filters | None = None,
         bridge: bool | None = None,
+        view: ReadView | None = None,
     ) -> SearchResult:
         """Ranked hits for a question, each with its fused, dense and lexical scores and ranks.
 
@@ -257,7 +258,11 @@ class Engine:
         (None: `EngineConfig.bridge`). It only acts on English words and figures,
         and only on the lexical side (lexical and hybrid modes); what it added is
         in `SearchResult.bridge`, and each hit's `explain["bridge"]` lists the
-        added terms that the hit's passage contains."""
+        added terms that the hit's passage contains.
+
+        `view`: search this version of the index (from `backend.view()`) rather
+        than the live one, so that a caller reading more from the index after
+        the search (an answerer) sees the same version even while updates land."""
         mode = SearchMode.parse(mode)
         query = (query or "").strip()
         if not query:
@@ -268,7 +273,7 @@ class Engine:
             raise InputError(f"k={k!r}: ask for between 1 and {MAX_K} hits")
         fusion = fusion or self.config.fusion
         timings: dict[str, float] = {}
-        view = self.backend.view()
+        view = view if view is not None else self.backend.view()
         depth = max(k * fusion.depth_factor, fusion.min_depth) if mode is SearchMode.HYBRID else k
 
         translation: Translation | None = None

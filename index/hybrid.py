@@ -143,10 +143,16 @@ def cjk_share(query: str) -> float:
 BRIDGED_WORD_TRUST = 0.5
 
 
+# The lexical vote of a question without Chinese, against 1 for a Chinese one;
+# chosen on the seed dev questions (`python -m eval.tune_fusion`).
+LEXICAL_FLOOR = 0.05
+
+
 def lexical_trust(query: str, bridge_coverage: float | None = None) -> float:
     """Factor on the lexical weight by script: a question without Chinese gives
     BM25 only a few shared tokens (numbers, 'GDP') to match, which mostly adds
-    noise, so its vote is scaled down rather than allowed to drag dense hits down.
+    noise, so its vote is scaled down to LEXICAL_FLOOR rather than allowed to
+    drag dense hits down. Half Chinese or more counts as fully Chinese.
 
     With the query bridge on, `bridge_coverage` is the share of the query's
     English words that found Chinese index terms (`Translation.coverage`): those
@@ -154,7 +160,7 @@ def lexical_trust(query: str, bridge_coverage: float | None = None) -> float:
     share = cjk_share(query)
     if bridge_coverage is not None:
         share += (1 - share) * BRIDGED_WORD_TRUST * min(1.0, max(0.0, bridge_coverage))
-    return 0.25 + 0.75 * min(1.0, 2 * share)
+    return LEXICAL_FLOOR + (1 - LEXICAL_FLOOR) * min(1.0, 2 * share)
 
 
 def fuse(

@@ -22,7 +22,7 @@ from typing import Any
 import charset_normalizer
 
 from .clean import clean_text, join_lines
-from .errors import IngestError, UnsupportedFormatError
+from .errors import DocumentTooLargeError, IngestError, UnsupportedFormatError
 from .types import Document, Section, stable_id
 
 # More than this share of control characters (besides newlines and tabs) in
@@ -108,14 +108,39 @@ def plain_to_text(text: str) -> Parsed:
     return Parsed(text)
 
 
+# The most characters a text or markdown file may hold, as index.parsers.MAX_CHARS
+# for the text extracted from PDF, DOCX and HTML: about 2,500 pages of Chinese,
+# already hours of embedding on a small machine.
+MAX_TEXT_CHARS = 5_000_000
+
+
+def _decode_bounded(data: bytes, name: str) -> str:
+    text = decode_bytes(data, name)
+    if len(text) > MAX_TEXT_CHARS:
+        raise DocumentTooLargeError(
+            f"{name}: {len(text):,} characters, more than the limit of {MAX_TEXT_CHARS:,}: split the file"
+        )
+    return text
+
+
 def parse_text(data: bytes, name: str) -> Parsed:
-    """A plain text file: decoded, then taken as it is."""
-    return plain_to_text(decode_bytes(data, name))
+    """A plain text file: decoded, then taken as it is.
+
+    Raises:
+        IngestError: not text (see `decode_bytes`).
+        DocumentTooLargeError: more than `MAX_TEXT_CHARS` characters.
+    """
+    return plain_to_text(_decode_bounded(data, name))
 
 
 def parse_markdown(data: bytes, name: str) -> Parsed:
-    """Markdown: `#` headings become sections, markup is stripped (see `markdown_to_text`)."""
-    return markdown_to_text(decode_bytes(data, name))
+    """Markdown: `#` headings become sections, markup is stripped (see `markdown_to_text`).
+
+    Raises:
+        IngestError: not text (see `decode_bytes`).
+        DocumentTooLargeError: more than `MAX_TEXT_CHARS` characters.
+    """
+    return markdown_to_text(_decode_bounded(data, name))
 
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
@@ -129,17 +154,22 @@ _MD_QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+")
 _MD_BULLET = re.compile(r"^[ \t]*[-*+][ \t]+")
 _MD_ORDERED = re.compile(r"^[ \t]*\d+[.)][ \t]+")  # its number is kept: figures are never dropped
 # Inline markup, applied in this order; each keeps the text a reader sees.
+# The content of each span excludes its own delimiters, so that a scan for the
+# closing one stops at the next opening one: with `.+?` or `[^)]*`, a line of
+# ten thousand "[" or "**a " took minutes (each opener scanned to the end of the
+# line), which one uploaded file could use to stall ingestion.
 _MD_INLINE: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # image -> alt text
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # link -> link text
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference link
-    (re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>"), r"\1"),  # autolink
+    (re.compile(r"!\[([^\[\]]*)\]\([^()]*\)"), r"\1"),  # image -> alt text
+    (re.compile(r"\[([^\[\]]+)\]\([^()]*\)"), r"\1"),  # link -> link text
+    (re.compile(r"\[([^\[\]]+)\]\[[^\[\]]*\]"), r"\1"),  # reference link
+    (re.compile(r"<((?:https?|ftp|mailto):[^<>\s]+)>"), r"\1"),  # autolink
     (re.compile(r"(`+)(.+?)\1"), r"\2"),  # code span
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # strong
+    (re.compile(r"\*\*(?=[^\s*])([^*]+?)(?<=\S)\*\*"), r"\1"),  # strong
+    (re.compile(r"__(?=[^\s_])([^_]+?)(?<=\S)__"), r"\1"),
     # emphasis: not between ASCII letters or digits, so 2*3*4 and snake_case stay
-    (re.compile(r"(?<![A-Za-z0-9*\\])\*(?=[^\s*])(.+?)(?<=[^\s*\\])\*(?![A-Za-z0-9*])"), r"\1"),
-    (re.compile(r"(?<![A-Za-z0-9_\\])_(?=[^\s_])(.+?)(?<=[^\s_\\])_(?![A-Za-z0-9_])"), r"\1"),
-    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),  # strikethrough
+    (re.compile(r"(?<![A-Za-z0-9*\\])\*(?=[^\s*])([^*]+?)(?<=[^\s*\\])\*(?![A-Za-z0-9*])"), r"\1"),
+    (re.compile(r"(?<![A-Za-z0-9_\\])_(?=[^\s_])([^_]+?)(?<=[^\s_\\])_(?![A-Za-z0-9_])"), r"\1"),
+    (re.compile(r"~~(?=[^\s~])([^~]+?)(?<=\S)~~"), r"\1"),  # strikethrough
     (re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>"), ""),  # inline HTML tag
     (re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])"), r"\1"),  # backslash escape
 )

@@ -21,7 +21,7 @@ import numpy as np
 from .backend import Filters, PreparedDocument, Ranking
 from .chunkstore import ChunkStore, DocRecord
 from .dense import DenseConfig, DenseIndex
-from .errors import DocumentNotFoundError, IndexCorruptError, IndexNotFoundError
+from .errors import DocumentNotFoundError, IndexCorruptError, IndexNotFoundError, InputError
 from .lexical import LexicalIndex
 from .store import IndexDirectory
 from .types import Chunk
@@ -144,7 +144,10 @@ class LocalBackend:
 
     def recover(self) -> list[str]:
         """Remove what a killed writer left behind (staging folders, versions
-        never made live, half-pruned ones); returns their names."""
+        never made live, half-pruned ones); returns their names. Writes nothing,
+        and takes no lock, when there is nothing to remove."""
+        if not self.directory.leftovers():
+            return []
         with self._write, self.directory.writer_lock():
             return self.directory.clean_staging()
 
@@ -256,7 +259,8 @@ def _stack_vectors(
     chunks each full copy is 2 GB)."""
     n_new = sum(len(p.chunks) for p in add)
     out = np.empty((len(keep) + n_new, dim), dtype=np.float32)
-    out[: len(keep)] = np.asarray(old).reshape(-1, dim)[keep] if len(keep) != n_old else np.asarray(old).reshape(-1, dim)
+    old = np.asarray(old).reshape(-1, dim)
+    out[: len(keep)] = old[keep] if len(keep) != n_old else old
     at = len(keep)
     for p in add:
         rows = np.asarray(p.vectors).reshape(-1, dim)

@@ -145,9 +145,11 @@ class IndexDirectory:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def clean_staging(self) -> list[str]:
-        """Remove what a killed writer left behind (call with the writer lock held)."""
-        removed = []
+    def leftovers(self) -> list[Path]:
+        """What a killed writer left behind: staging folders, versions being
+        pruned, versions renamed into place but never made live, CURRENT.tmp.
+        Only reads, so a reader may call it without the writer lock."""
+        found = []
         if self.versions.is_dir():
             try:
                 live = self.current()[0] if self.exists() else None
@@ -161,12 +163,21 @@ class IndexDirectory:
                 # never made live: the writer died between the two steps.
                 unreferenced = not damaged and (live is None or child.name > live)
                 if child.name.startswith((_STAGING, _TRASH)) or unreferenced:
-                    shutil.rmtree(child, ignore_errors=True)
-                    removed.append(child.name)
+                    found.append(child)
         tmp = self.root / "CURRENT.tmp"
         if tmp.exists():
-            tmp.unlink()
-            removed.append(tmp.name)
+            found.append(tmp)
+        return found
+
+    def clean_staging(self) -> list[str]:
+        """Remove `leftovers()` (call with the writer lock held); returns their names."""
+        removed = []
+        for path in self.leftovers():
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path.name)
         return removed
 
     def new_staging(self) -> Path:

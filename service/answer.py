@@ -28,14 +28,14 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from index.backend import Filters
 from index.chunking import sentence_spans
-from index.engine import Engine
+from index.engine import Engine, SearchResult
 from index.errors import DocumentNotFoundError
 from index.hybrid import SearchMode, cjk_share
 from index.types import Hit
@@ -175,6 +175,8 @@ class Answer:
     reason: str = ""  # why nothing was found, in Chinese, for the user
     evidence: dict[str, Any] = field(default_factory=dict)  # the numbers behind the decision
     composer: str = "extractive"
+    terms: tuple[str, ...] = ()  # the question's index terms (bridged ones too): what to highlight
+    index_version: str = ""  # the one index version everything above comes from
 
 
 # ---- figures ----
@@ -253,24 +255,34 @@ class ExtractiveAnswerer:
         Raises:
             InputError: an empty or over-long question, a bad k or mode (from the engine).
         """
+        # One version for the whole answer: the search and every later read of
+        # the index (document texts, term statistics) use the same view, also
+        # while documents are added or deleted meanwhile.
+        view = self.engine.backend.view()
+        result = self.engine.search(
+            question, k=max(k, self.config.search_depth), mode=mode, filters=filters, view=view
+        )
+        return replace(self._answer(result, view, k), index_version=view.version)
+
+    def _answer(self, result: SearchResult, view: Any, k: int) -> Answer:
         config = self.config
-        result = self.engine.search(question, k=max(k, config.search_depth), mode=mode, filters=filters)
         top = result.hits[:k]
         if not result.hits:
             return Answer(result.query, NOT_FOUND_MESSAGE, False, [], [], reason="没有检索到任何相关段落。")
-        view = self.engine.backend.view()
+        terms = self.question_terms(result.tokens, result.bridge.weights() if result.bridge else {}, view)
         salient = self.salient(result.query, result.tokens, view)
         if salient.unknown_names:
-            return _not_found(result.query, top, f"文档中没有出现“{'”“'.join(salient.unknown_names)}”。", salient)
+            reason = f"文档中没有出现“{'”“'.join(salient.unknown_names)}”。"
+            return _not_found(result.query, top, reason, salient, terms=terms)
         # Only passages of documents that name the places, organisations and years the question names.
         required = salient.names + salient.years
         eligible = [h for h in result.hits if _mentions(view, h.chunk.doc_id, required)]
         if not eligible:
-            return _not_found(result.query, top, f"没有同时提到“{'”“'.join(required)}”的相关段落。", salient)
-        terms = self.question_terms(result.tokens, result.bridge.weights() if result.bridge else {}, view)
+            reason = f"没有同时提到“{'”“'.join(required)}”的相关段落。"
+            return _not_found(result.query, top, reason, salient, terms=terms)
         candidates = self.score(result.query, terms, eligible[: config.passages])
         if not candidates:
-            return _not_found(result.query, top, "相关段落中没有可以引用的句子。", salient)
+            return _not_found(result.query, top, "相关段落中没有可以引用的句子。", salient, terms=terms)
         best = candidates[0]
         evidence = {
             **salient.to_dict(),
@@ -280,7 +292,7 @@ class ExtractiveAnswerer:
         }
         reason = self.weakness(salient, best)
         if reason:
-            return _not_found(result.query, top, reason, salient, evidence)
+            return _not_found(result.query, top, reason, salient, evidence, terms)
         chosen = self.select(candidates)
         citations = [
             Citation(n, c.hit.chunk.doc_id, c.hit.title, c.hit.source, c.hit.chunk.chunk_id, c.text, c.start, c.end)
@@ -289,7 +301,7 @@ class ExtractiveAnswerer:
         text = "".join(f"{c.text}[{n}]" for n, c in enumerate(chosen, start=1))
         shown = {h.chunk.chunk_id for h in top}
         extra = list({c.hit.chunk.chunk_id: c.hit for c in chosen if c.hit.chunk.chunk_id not in shown}.values())
-        return Answer(result.query, text, True, citations, top + extra, "", evidence)
+        return Answer(result.query, text, True, citations, top + extra, "", evidence, terms=tuple(terms))
 
     # ---- candidates and scores ----
 
@@ -436,9 +448,15 @@ def _romanized_prefix(word: str, key: str) -> str:
 
 
 def _not_found(
-    question: str, passages: list[Hit], reason: str, salient: Salient, evidence: dict[str, Any] | None = None
+    question: str,
+    passages: list[Hit],
+    reason: str,
+    salient: Salient,
+    evidence: dict[str, Any] | None = None,
+    terms: Mapping[str, float] | None = None,
 ) -> Answer:
-    return Answer(question, NOT_FOUND_MESSAGE + reason, False, [], passages, reason, evidence or salient.to_dict())
+    evidence = evidence or salient.to_dict()
+    return Answer(question, NOT_FOUND_MESSAGE + reason, False, [], passages, reason, evidence, terms=tuple(terms or ()))
 
 
 def _mentions(view: Any, doc_id: str, names: Sequence[str]) -> bool:

@@ -103,7 +103,7 @@ ERROR_STATUS: tuple[tuple[type[PolicyQAError], int, str], ...] = (
     (PolicyQAError, 400, "bad_request"),
 )
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 404, 413, 415, 422, 503)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 503)
 }
 
 
@@ -111,10 +111,25 @@ def error_json(status: int, code: str, message: str, headers: Mapping[str, str] 
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
+# What API clients are told when the index itself is the problem. The engine's
+# own messages name files on the server and the commands that fix them there:
+# those go to the server log, for the operator, and never into a response.
+UNAVAILABLE_MESSAGES = {
+    "index_not_found": "no index is loaded yet: the operator must build one with `policyqa ingest`",
+    "model_mismatch": "the index was built with another embedding model: the operator must rebuild it",
+    "index_corrupt": "the index is damaged: the operator must check it with `policyqa verify` and rebuild it",
+    "index_version": "the index was written by a newer policyqa: the operator must upgrade or rebuild it",
+}
+
+
 def domain_error(exc: PolicyQAError) -> JSONResponse:
     status, code = next((s, c) for cls, s, c in ERROR_STATUS if isinstance(exc, cls))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return error_json(status, code, str(exc), headers)
+    message = str(exc)
+    if code in UNAVAILABLE_MESSAGES:
+        log.error("index unavailable (%s): %s", code, message)
+        message = UNAVAILABLE_MESSAGES[code]
+    return error_json(status, code, message, headers)
 
 
 class Service:
@@ -141,7 +156,12 @@ class Service:
 
     # ---- start-up ----
     def ensure_index(self) -> None:
-        """First run: build the index from the seed reports (the demo corpus)."""
+        """Clean up after a writer that was killed (this service or `policyqa ingest`);
+        on the first run, build the index from the seed reports (the demo corpus)."""
+        with self.write_lock:
+            removed = self.engine.backend.recover()
+        if removed:
+            log.warning("removed what an interrupted update left in %s: %s", self.settings.index_dir, removed)
         if self.engine.backend.exists():
             return
         seeds = self.settings.seeds_dir
@@ -180,12 +200,15 @@ class Service:
         self._check_k(request.k)
         filters = Filters.parse(request.filters)
         result = self.engine.search(request.query, k=request.k, mode=request.mode.value, filters=filters)
+        # highlight the query's own terms and the Chinese terms the bridge found for its English words
+        terms = [*result.tokens, *(t.term for t in result.bridge.terms)] if result.bridge else result.tokens
         return SearchResponse(
             query=result.query,
             mode=request.mode,
             index_version=result.version,
             timings_ms={k: round(v, 3) for k, v in result.timings_ms.items()},
-            hits=[self._hit(h, result.tokens) for h in result.hits],
+            bridge=result.bridge.to_dict() if result.bridge else None,
+            hits=[self._hit(h, terms) for h in result.hits],
         )
 
     def ask(self, request: AskRequest) -> AskResponse:
@@ -194,7 +217,7 @@ class Service:
         answer = self.answerer.answer(request.question, k=request.k, mode=request.mode.value, filters=filters)
         if self.composer is not None:
             answer = self.composer.compose(answer)
-        tokens = self.engine.tokenizer.tokenize(answer.question)
+        tokens = list(answer.terms) or self.engine.tokenizer.tokenize(answer.question)
         return AskResponse(
             question=answer.question,
             answer=answer.answer,
@@ -203,6 +226,7 @@ class Service:
             passages=[self._hit(h, tokens) for h in answer.passages],
             reason=answer.reason,
             composer="llm" if answer.composer == "llm" else "extractive",
+            index_version=answer.index_version,
         )
 
     def documents(self) -> DocumentList:
@@ -441,13 +465,18 @@ def _add_routes(app: FastAPI) -> None:
     )
     def upload_document(
         service: ServiceDep,
+        response: Response,
         file: Annotated[UploadFile, File(description=".txt, .md, .pdf, .docx or .html")],
         metadata: Annotated[str | None, Form(description='JSON object, e.g. {"region": "重庆", "year": 2021}')] = None,
         title: Annotated[str | None, Form(max_length=300)] = None,
     ) -> UploadResponse:
-        """Add a document (or replace the one uploaded under the same file name); searchable at once."""
+        """Add a document (201), or replace the one uploaded under the same file name (201; 200 when
+        nothing changed); searchable at once."""
         data = file.file.read(service.settings.max_upload_bytes + 1)
-        return service.upload(file.filename, data, metadata, title)
+        result = service.upload(file.filename, data, metadata, title)
+        if result.status == "unchanged":
+            response.status_code = 200
+        return result
 
     @app.delete(
         "/documents/{doc_id}",

@@ -110,11 +110,11 @@ def serve(
 @app.command("bench")
 def bench_command(
     size: Annotated[str, typer.Option("--size", help="corpus size: 10k | 100k | 1m")] = "10k",
-    out: Annotated[Path, typer.Option("--out", help="folder for results-<size>.json/.md, summary.md, latency.png")] = Path(
-        "bench-out"
+    out: Annotated[Path, typer.Option("--out", help="folder for results-<size>.json/.md, summary.md, latency.png")] = (
+        Path("bench-out")
     ),
-    cache_dir: Annotated[Path, typer.Option("--cache-dir", help="embedding cache and the benchmark's index")] = Path(
-        "data/bench-cache"
+    cache_dir: Annotated[Path, typer.Option("--cache-dir", help="embedding cache and the benchmark's index")] = (
+        Path("data/bench-cache")
     ),
     queries: Annotated[int, typer.Option("--queries", min=1, help="queries per mode for latency")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="corpus and query sample seed")] = 0,
@@ -123,7 +123,9 @@ def bench_command(
         int | None, typer.Option("--approximate-above", min=1, help="IVF from this many chunks [default: engine's]")
     ] = None,
     nlist: Annotated[int | None, typer.Option("--nlist", min=1, help="IVF cells [default: engine's]")] = None,
-    nprobe: Annotated[int | None, typer.Option("--nprobe", min=1, help="IVF cells searched [default: engine's]")] = None,
+    nprobe: Annotated[int | None, typer.Option("--nprobe", min=1, help="IVF cells searched [default: engine's]")] = (
+        None
+    ),
     custom_size: Annotated[
         bool, typer.Option("--custom-size", help="accept a plain chunk count as --size (tests, quick looks)")
     ] = False,
@@ -133,10 +135,9 @@ def bench_command(
     """Benchmark indexing, latency, memory and disk at a corpus size, against rank_bm25 and exact FAISS."""
     from dataclasses import replace
 
-    from index.dense import DenseConfig
-
     from eval.bench import BenchConfig, parse_size, run_bench, size_label
     from eval.bench_report import to_markdown
+    from index.dense import DenseConfig
 
     try:
         n = parse_size(size, allow_custom=custom_size)

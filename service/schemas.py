@@ -76,6 +76,7 @@ class HitOut(BaseModel):
     lexical_score: float | None
     lexical_rank: int | None
     metadata: dict[str, Any]
+    explain: dict[str, Any] | None = Field(default=None, description="e.g. the bridged terms the passage holds")
     highlights: list[Span] = Field(default_factory=list)
 
 
@@ -84,6 +85,7 @@ class SearchResponse(BaseModel):
     mode: Mode
     index_version: str
     timings_ms: dict[str, float]
+    bridge: dict[str, Any] | None = Field(default=None, description="Chinese terms found for the query's English words")
     hits: list[HitOut]
 
 
@@ -108,6 +110,7 @@ class AskResponse(BaseModel):
     passages: list[HitOut] = Field(description="the nearest passages (also when nothing was found)")
     reason: str = Field(default="", description="why nothing was found")
     composer: Literal["extractive", "llm"] = "extractive"
+    index_version: str = Field(default="", description="the index version the answer and passages come from")
 
 
 class DocumentOut(BaseModel):

@@ -155,6 +155,16 @@ def test_search_hits_have_the_cli_fields_and_highlights(client: TestClient) -> N
     assert all(a["end"] <= b["start"] for a, b in zip(hit["highlights"], hit["highlights"][1:], strict=False))
 
 
+def test_english_query_highlights_the_bridged_chinese_terms(client: TestClient) -> None:
+    hit = client.post("/search", json={"query": "Which park targets a 35% digital-economy share?", "k": 1}).json()[
+        "hits"
+    ][0]
+    marked = {hit["text"][h["start"] : h["end"]] for h in hit["highlights"]}
+    assert "35%" in marked and any("数字经济" in m for m in marked)
+    body = client.post("/search", json={"query": "Which park targets a 35% digital-economy share?", "k": 1}).json()
+    assert "park" in {t["query"] for t in body["bridge"]["terms"]}  # what the bridge added, as in the CLI's JSON
+
+
 @pytest.mark.parametrize("mode", ["lexical", "dense", "hybrid"])
 def test_search_modes(client: TestClient, mode: str) -> None:
     body = client.post("/search", json={"query": "重庆孔辉汽车空气弹簧耗电量", "k": 5, "mode": mode}).json()
@@ -259,7 +269,8 @@ def test_upload_query_delete(make_client: AppFactory, name: str) -> None:
 def test_reupload_is_unchanged_then_updated(make_client: AppFactory) -> None:
     c = make_client()
     first = upload(c, "plan.txt", FORMATS["report.txt"]).json()
-    assert upload(c, "plan.txt", FORMATS["report.txt"]).json()["status"] == "unchanged"
+    same = upload(c, "plan.txt", FORMATS["report.txt"])
+    assert (same.status_code, same.json()["status"]) == (200, "unchanged")
     again = upload(
         c, "plan.txt", FORMATS["report.txt"] + "\n\n星河湾数字港还计划追加投资12亿元，用于扩建储能设施。".encode()
     )

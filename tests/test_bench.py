@@ -159,8 +159,8 @@ def test_embedding_cache_reuses_rows_and_extends_blocks(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
-    from service.cli import app
     from service import commands  # noqa: F401  registers `bench`
+    from service.cli import app
 
     out, cache = tmp_path / "out", tmp_path / "cache"
     args = ["bench", "--size", "300", "--custom-size", "--out", str(out), "--cache-dir", str(cache),

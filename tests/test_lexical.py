@@ -409,12 +409,14 @@ def test_weight_one_for_distinct_tokens_equals_rank_bm25(pieces: list[list[str]]
 
 
 def test_a_weight_multiplies_that_terms_contribution() -> None:
-    index = LexicalIndex.build([["a", "b"], ["a", "c"], ["b", "b", "c"], ["d"]])
+    # Six rows, "a" and "b" in two each: both idfs are ln(4.5 / 2.5) > 0.
+    index = LexicalIndex.build([["a", "b"], ["a", "c"], ["b", "b", "c"], ["d"], ["e"], ["f"]])
     a, b = index.scores(["a"]), index.scores(["b"])
+    assert a.max() > 0 and b.max() > 0
     # x * 2.0 and x * 0.5 are exact in binary floating point, so equality holds.
     np.testing.assert_array_equal(index.weighted_scores({"a": 2.0}), 2.0 * a)
     np.testing.assert_array_equal(index.weighted_scores({"a": 0.5, "b": 1.0}), 0.5 * a + b)
-    np.testing.assert_array_equal(index.weighted_scores({"a": 0.0, "zz": 3.0}), np.zeros(4))
+    np.testing.assert_array_equal(index.weighted_scores({"a": 0.0, "zz": 3.0}), np.zeros(6))
     rows, scores = index.weighted_top_k({"a": 0.5, "b": 1.0}, k=2)
     full = 0.5 * a + b
     assert rows.tolist() == np.argsort(-full, kind="stable")[:2].tolist()
