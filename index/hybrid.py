@@ -15,36 +15,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .enums import parse_enum
 from .errors import InputError
 
 
-def _parse_enum(cls: type[enum.Enum], value: object, what: str) -> enum.Enum:
-    if isinstance(value, cls):
-        return value
-    try:
-        return cls(str(value).lower())
-    except ValueError:
-        valid = ", ".join(m.value for m in cls)
-        raise InputError(f"unknown {what} {value!r}: use one of {valid}") from None
-
-
-class SearchMode(str, enum.Enum):
+class SearchMode(enum.StrEnum):
     LEXICAL = "lexical"
     DENSE = "dense"
     HYBRID = "hybrid"
 
     @classmethod
     def parse(cls, value: object) -> SearchMode:
-        return _parse_enum(cls, value, "mode")  # type: ignore[return-value]
+        return parse_enum(cls, value, "mode")
 
 
-class FusionMethod(str, enum.Enum):
+class FusionMethod(enum.StrEnum):
     RRF = "rrf"
     WEIGHTED = "weighted"
 
     @classmethod
     def parse(cls, value: object) -> FusionMethod:
-        return _parse_enum(cls, value, "fusion")  # type: ignore[return-value]
+        return parse_enum(cls, value, "fusion")
 
 
 @dataclass(frozen=True)

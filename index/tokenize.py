@@ -21,6 +21,7 @@ from pathlib import Path
 
 import jieba
 
+from .enums import parse_enum
 from .errors import InputError
 
 # Bump whenever `normalize` or the token rules below change: it feeds the
@@ -45,7 +46,7 @@ _CJK_GAP = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
 _RESOURCES = Path(__file__).with_name("resources")
 
 
-class CutMode(str, enum.Enum):
+class CutMode(enum.StrEnum):
     """How jieba cuts a run of Chinese: `accurate` gives each word once (数字经济
     → 数字 经济, 工业园区 → 工业园区); `search` also gives the dictionary words
     inside a long word (工业园区 → 工业 园区 工业园 工业园区), as jieba's
@@ -56,13 +57,7 @@ class CutMode(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: object) -> CutMode:
-        if isinstance(value, cls):
-            return value
-        try:
-            return cls(str(value).lower())
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise InputError(f"unknown cut mode {value!r}: use one of {valid}") from None
+        return parse_enum(cls, value, "cut mode")
 
 
 @dataclass(frozen=True)
