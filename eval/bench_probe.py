@@ -47,6 +47,22 @@ def percentiles(values_ms: list[float]) -> dict[str, float]:
     return {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2)}
 
 
+def _rss_by_index_file(index_dir: Path) -> dict[str, float]:
+    """Resident GB of each memory-mapped index component, and of everything else
+    (heap, libraries, the model): mapped file pages count in RSS once touched."""
+    root = str(index_dir.resolve())
+    parts: dict[str, float] = {}
+    total = 0.0
+    for m in psutil.Process().memory_maps(grouped=True):
+        total += m.rss
+        if m.path.startswith(root):
+            rel = Path(m.path).relative_to(root).parts  # versions/<name>/<component>/...
+            key = rel[2] if len(rel) > 2 else m.path
+            parts[key] = parts.get(key, 0.0) + m.rss
+    parts["not index files"] = total - sum(parts.values())
+    return {k: round(v / 1e9, 3) for k, v in sorted(parts.items())}
+
+
 def component_load_seconds(index_dir: Path) -> dict[str, float]:
     """Seconds to open each component of the live version on its own (memory-mapped)."""
     _, folder = IndexDirectory(index_dir).current()
@@ -104,6 +120,7 @@ def probe(index_dir: Path, queries: list[str], threads: int | None, warmup: int)
             "excluding_embedding": percentiles(rest),
         }
     result["rss_gb"]["after_queries"] = round(_rss_gb(), 3)
+    result["rss_gb"]["by_file_after_queries"] = _rss_by_index_file(index_dir)
     result["rss_gb"]["index_share_after_queries"] = round(
         result["rss_gb"]["after_queries"] - result["rss_gb"]["baseline"], 3
     )

@@ -91,6 +91,7 @@ def to_markdown(r: dict[str, Any]) -> str:
     lines = [
         f"### {c['chunks']:,} chunks ({r['label']}, seed {r['seed']})",
         "",
+        *([f"**{r['vectors']['note']}.**", ""] if r["vectors"]["synthetic"] else []),
         f"Machine: {m['cpus']} cores ({m['processor']}), {m['memory_gb']:.1f} GB RAM, {m['gpu']}; load average "
         f"{m['load_average_start'][0]:.1f} at start, {m['load_average_end'][0]:.1f} at end (other work shares "
         f"the cores, so timings are noisy). Run took {r['wall_seconds'] / 60:.1f} min.",
@@ -234,7 +235,7 @@ def summary_markdown(runs: list[dict[str, Any]]) -> str:
         x = {m: modes[m]["excluding_embedding"] for m in MODES}
         bm25 = r["compare"]["bm25"]
         lines.append(
-            f"| {r['size']:,}{' (synthetic vectors)' if r['vectors']['synthetic'] else ''} | "
+            f"| {r['size']:,}{' (stand-in vectors)' if r['vectors']['synthetic'] else ''} | "
             + " | ".join(f"{x[m]['p50_ms']:.1f} / {x[m]['p95_ms']:.1f}" for m in MODES)
             + f" | {modes['dense']['embedding']['p50_ms']:.1f} | {r['build']['dense_index']} | "
             f"{r['compare']['faiss']['approx']['recall_at_10']:.3f} | "

@@ -346,33 +346,6 @@ def _new_number(old: str, rng: random.Random) -> str:
     return value + ("%" if percent else "")
 
 
-def synthetic_vectors(real: np.ndarray, count: int, seed: int, out: np.ndarray | None = None) -> np.ndarray:
-    """`count` unit vectors made from real ones, for corpora too big to embed:
-    each is normalize(r_a + 0.7 * r_b + 0.5 * g), r_a and r_b two real vectors
-    drawn at random and g Gaussian noise of unit expected norm. Mixing keeps
-    the real vectors' anisotropy (they share a mean direction) while the noise
-    keeps near-duplicates of one real vector from forming tight clusters, which
-    would flatter an approximate index.
-
-    Written into `out` (shape (count, dim), float32) when given, in blocks, so
-    a million vectors never need a second full-size temporary."""
-    real = np.asarray(real, dtype=np.float32)
-    if real.ndim != 2 or not len(real):
-        raise ValueError(f"real vectors of shape {real.shape}: need at least one row of a 2-d array")
-    dim = real.shape[1]
-    if out is None:
-        out = np.empty((count, dim), dtype=np.float32)
-    rng = np.random.default_rng([SYNTH_VERSION, seed, 0xD15])
-    for lo in range(0, count, 50_000):
-        hi = min(count, lo + 50_000)
-        a = real[rng.integers(len(real), size=hi - lo)]
-        b = real[rng.integers(len(real), size=hi - lo)]
-        block = a + 0.7 * b + (0.5 / np.sqrt(dim)) * rng.standard_normal((hi - lo, dim), dtype=np.float32)
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
-        out[lo:hi] = block
-    return out
-
-
 def composed_vectors(
     corpus: SynthCorpus, sentence_vectors: np.ndarray, rows: range, out: np.ndarray | None = None
 ) -> np.ndarray:

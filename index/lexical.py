@@ -461,8 +461,12 @@ def _doc_major_arrays(indptr: Array, cols: Array, tf: Array, n_terms: int) -> di
     n = len(indptr) - 1
     doc_tf = np.asarray(tf, dtype=np.int32)
     doc_terms = np.asarray(cols, dtype=np.int32)
-    running = np.concatenate([[0], np.cumsum(doc_tf, dtype=np.int64)])
-    doc_len = running[indptr[1:]] - running[indptr[:-1]]
+    # Row sums of tf without an int64 running sum over every posting (GBs at a
+    # million rows); empty rows are left out, as reduceat cannot give them 0.
+    filled = np.flatnonzero(np.diff(indptr) > 0)
+    doc_len = np.zeros(n, dtype=np.int64)
+    if filled.size:
+        doc_len[filled] = np.add.reduceat(doc_tf, np.asarray(indptr)[filled], dtype=np.int64)
     if n and n_terms:
         csc = scipy.sparse.csr_array((doc_tf, doc_terms, indptr), shape=(n, n_terms)).tocsc()
         term_indptr, term_docs, term_tf = csc.indptr, csc.indices, csc.data  # rows ascend per term

@@ -256,7 +256,13 @@ def _stack_vectors(
 ) -> np.ndarray:
     """The kept old rows, then every added document's vectors, in one float32
     array filled in place (no per-document copies held at once: at a million
-    chunks each full copy is 2 GB)."""
+    chunks each full copy is 2 GB). A fresh index whose documents' vectors are
+    consecutive rows of one array, as `Engine.prepare` makes them, uses that
+    array itself (read-only), so the vectors are not held twice."""
+    if not len(keep):
+        shared = _one_array(add, dim)
+        if shared is not None:
+            return shared
     n_new = sum(len(p.chunks) for p in add)
     out = np.empty((len(keep) + n_new, dim), dtype=np.float32)
     old = np.asarray(old).reshape(-1, dim)
@@ -271,6 +277,33 @@ def _stack_vectors(
         out[at : at + len(rows)] = rows
         at += len(rows)
     return out
+
+
+def _one_array(add: Sequence[PreparedDocument], dim: int) -> np.ndarray | None:
+    """The float32 array whose consecutive rows are exactly the documents'
+    vectors, in order, when there is one; else None."""
+    views = [np.asarray(p.vectors) for p in add]
+    base = views[0].base if views else None
+    if not (
+        isinstance(base, np.ndarray)
+        and base.dtype == np.float32
+        and base.ndim == 2
+        and base.shape[1] == dim
+        and base.flags.c_contiguous
+    ):
+        return None
+    at = base.ctypes.data
+    for v, p in zip(views, add, strict=True):
+        if v.base is not base or v.ndim != 2 or len(v) != len(p.chunks):
+            return None
+        if v.nbytes and v.ctypes.data != at:  # (an empty slice may point anywhere)
+            return None
+        at += v.nbytes
+    if at != base.ctypes.data + base.nbytes:
+        return None
+    shared = base.view()
+    shared.flags.writeable = False  # the caller's array: the index must never write to it
+    return shared
 
 
 class _Clock:

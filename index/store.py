@@ -153,15 +153,14 @@ class IndexDirectory:
         if self.versions.is_dir():
             try:
                 live = self.current()[0] if self.exists() else None
-                damaged = False
             except IndexCorruptError:
-                # CURRENT names a missing version: which folders are orphans is
-                # unknown, so only the certain leftovers go (a rebuild replaces it).
-                live, damaged = None, True
+                live = None
             for child in self.versions.iterdir():
                 # A version newer than the live one was renamed into place but
-                # never made live: the writer died between the two steps.
-                unreferenced = not damaged and (live is None or child.name > live)
+                # never made live: the writer died between the two steps. With
+                # no (readable) CURRENT, no version is taken for an orphan: each
+                # is complete, and deleting them all could lose the only copy.
+                unreferenced = live is not None and child.name > live
                 if child.name.startswith((_STAGING, _TRASH)) or unreferenced:
                     found.append(child)
         tmp = self.root / "CURRENT.tmp"

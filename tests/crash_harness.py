@@ -10,7 +10,7 @@ and reads no environment variables.
 
     python tests/crash_harness.py --zygote
 
-reads one JSON request per line ({"point", "flag", "cwd", "args"}) and forks a
+reads one JSON request per line ({"point", "flag", "cwd", "args", "env"}) and forks a
 child per request that runs exactly as above, answering {"pid"} at once and
 {"pid", "status"} when the child is gone. The imports and jieba's dictionary
 (seconds each) are then paid once per test module instead of once per kill.
@@ -66,7 +66,7 @@ def zygote() -> None:
     warm = ChineseTokenizer()
     warm.tokenize("预热分词词典")
     # Only the default tokenizer is shared (the CLI's ingest asks for that one).
-    index.engine.ChineseTokenizer = lambda: warm  # type: ignore[misc,assignment]
+    index.engine.ChineseTokenizer = lambda **_: warm  # type: ignore[misc,assignment]
     for line in sys.stdin:
         request = json.loads(line)
         pid = os.fork()
@@ -74,6 +74,7 @@ def zygote() -> None:
             code = 0
             try:
                 os.chdir(request["cwd"])
+                os.environ.update(request.get("env", {}))
                 null = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(null, 1)
                 os.dup2(null, 2)

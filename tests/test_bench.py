@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from eval.datasets import default_cmrc_path
 from eval.embcache import EmbeddingCache
-from eval.synth import SentencePool, chunk_hashes, synth_corpus, synthetic_vectors, verify_tokens
+from eval.synth import SentencePool, chunk_hashes, composed_vectors, synth_corpus, verify_tokens
 from index.dense import DenseConfig
 from index.engine import Engine, EngineConfig
 from index.tokenize import ChineseTokenizer
@@ -120,14 +120,18 @@ def test_assembled_tokens_equal_tokenizing_the_chunk(pool: SentencePool, tokeniz
     assert len(numbers - source_numbers) > 20
 
 
-def test_synthetic_vectors_are_reproducible_unit_vectors() -> None:
+def test_composed_vectors_weigh_each_sentence_by_its_length(pool: SentencePool) -> None:
+    corpus = synth_corpus(pool, 40, seed=3)
     rng = np.random.default_rng(0)
-    real = rng.normal(size=(50, 16)).astype(np.float32)
-    real /= np.linalg.norm(real, axis=1, keepdims=True)
-    a, b = synthetic_vectors(real, 120, seed=1), synthetic_vectors(real, 120, seed=1)
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
-    assert not np.array_equal(a, synthetic_vectors(real, 120, seed=2))
+    sentence_vectors = rng.normal(size=(len(pool.sentences), 8)).astype(np.float32)
+    got = composed_vectors(corpus, sentence_vectors, range(10, 40))
+    for row in (10, 25, 39):
+        a, b = corpus.sentence_indptr[row], corpus.sentence_indptr[row + 1]
+        parts = [pool.sentences[sid].text for sid in corpus.sentence_ids[a:b]]
+        assert all(p in corpus.texts()[row] or any(c.isdigit() for c in p) for p in parts)
+        assert corpus.sentence_chars[a:b].sum() == len(corpus.texts()[row])
+        expected = (sentence_vectors[corpus.sentence_ids[a:b]] * corpus.sentence_chars[a:b, None]).sum(axis=0)
+        np.testing.assert_allclose(got[row - 10], expected / np.linalg.norm(expected), rtol=1e-5, atol=1e-6)
 
 
 # ---- the embedding cache ----

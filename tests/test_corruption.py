@@ -137,13 +137,17 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_cli_prints_one_line_and_exits_non_zero(index: Path, tmp_path: Path) -> None:
-    folder = IndexDirectory(index).current()[1]
-    os.truncate(folder / "vectors.npy", 1000)
-    proc = run_cli("search", "数字经济", "--index-dir", str(index), cwd=tmp_path)
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert lines[0].startswith("error: ") and "vectors.npy" in lines[0] and FIX in lines[0]
+def test_cli_prints_one_line_and_exits_non_zero(index: Path, seed_index: Path, tmp_path: Path) -> None:
+    newer = tmp_path / "newer"
+    shutil.copytree(seed_index, newer)
+    manifest = IndexDirectory(newer).current()[1] / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 2}), encoding="utf-8")
+    os.truncate(IndexDirectory(index).current()[1] / "vectors.npy", 1000)
+    for damaged, needles in [(index, ["vectors.npy", FIX]), (newer, ["format version 2", "upgrade policyqa"])]:
+        proc = run_cli("search", "数字经济", "--index-dir", str(damaged), cwd=tmp_path)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert lines[0].startswith("error: ") and all(n in lines[0] for n in needles), lines[0]
 
 
 def test_verify_checks_every_byte(index: Path) -> None:

@@ -19,18 +19,23 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from index.embedders import UsemEmbedder
 from index.engine import Engine
 from index.store import IndexDirectory
 from index.tokenize import ChineseTokenizer
+
+from .support import open_engine
 
 HARNESS = Path(__file__).with_name("crash_harness.py")
 # Chinese only: a query with Latin letters or figures builds the English bridge
@@ -116,10 +121,11 @@ class Zygote:
             [sys.executable, str(HARNESS), "--zygote"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
 
-    def kill_at(self, point: str, args: list[str], cwd: Path) -> None:
+    def kill_at(self, point: str, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         flag = cwd / f"reached-{point}"
         assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps({"point": point, "flag": str(flag), "cwd": str(cwd), "args": args}) + "\n")
+        request = {"point": point, "flag": str(flag), "cwd": str(cwd), "args": args, "env": env or {}}
+        self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         pid = json.loads(self.proc.stdout.readline())["pid"]
         try:
@@ -279,3 +285,82 @@ def test_rebuild_repairs_a_damaged_index(base: dict, tmp_path: Path, open_index:
     os.truncate(vectors, 100)
     open_index(index, rebuild=True).ingest([base["new"]])
     assert "qinghe" in open_index(index).search(NEW_QUERY, k=1).hits[0].source
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("point", ["embed", "renamed"])
+def test_service_killed_during_an_upload(
+    point: str, base: dict, tmp_path: Path, zygote: Zygote, usem: UsemEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`policyqa serve` killed while it adds an uploaded document: the old
+    index answers as before, and the next start of the service removes what
+    the upload left (before its first request), after which the upload works."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    for name in [n for n in os.environ if n.startswith("POLICYQA_")]:
+        monkeypatch.delenv(name)
+    index = tmp_path / "index"
+    shutil.copytree(base["index"], index)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    upload = ("qinghe.txt", "青禾县智慧农业示范区：到2027年建成高标准农田15万亩。".encode())
+
+    def post_upload() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the server dies under it
+            httpx.post(f"{url}/documents", files={"file": upload}, timeout=300)
+
+    def start_and_upload() -> None:
+        deadline = time.monotonic() + 240
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.2)
+        threading.Thread(target=post_upload, daemon=True).start()
+
+    starter = threading.Thread(target=start_and_upload, daemon=True)
+    starter.start()
+    args = ["serve", "--index-dir", str(index), "--port", str(port), "--threads", "1"]
+    zygote.kill_at(point, args, tmp_path, env={"POLICYQA_SEEDS_DIR": str(tmp_path / "no-seeds")})
+    starter.join(10)
+    assert (index / "CURRENT").read_text() == base["version"]
+    assert bool(leftovers(index)) == (point == "renamed")
+
+    settings = Settings(index_dir=index, seeds_dir=tmp_path / "no-seeds")
+    with TestClient(create_app(settings, engine=open_engine(index, usem))) as client:
+        assert leftovers(index) == []  # cleaned at start-up, before any request
+        hits = client.post("/search", json={"query": QUERY, "k": 5}).json()["hits"]
+        assert [(h["chunk_id"], round(h["score"], 6)) for h in hits] == base["hits"]
+        r = client.post("/documents", files={"file": upload})
+        assert r.status_code == 201 and r.json()["status"] == "added"
+    assert leftovers(index) == []
+
+
+def test_without_current_no_version_is_taken_for_garbage(tmp_path: Path) -> None:
+    """Leftovers are staging and trash folders, and versions newer than the live
+    one. With CURRENT missing, or naming no version, complete versions stay
+    (they may be the only copy of the index); only the certain leftovers go."""
+    directory = IndexDirectory(tmp_path / "index")
+    staging = directory.new_staging()
+    (staging / "data.bin").write_bytes(b"x")
+    name = directory.commit(staging, {"model_id": "m"})
+    for pointer in (None, "v-does-not-exist"):
+        (directory.versions / ".staging-dead").mkdir()
+        (directory.versions / f".trash-{name}").mkdir()
+        current = directory.root / "CURRENT"
+        if pointer is None:
+            current.unlink(missing_ok=True)
+        else:
+            current.write_text(pointer)
+        assert sorted(p.name for p in directory.leftovers()) == [".staging-dead", f".trash-{name}"]
+        assert sorted(directory.clean_staging()) == [".staging-dead", f".trash-{name}"]
+        assert [p.name for p in directory.versions.iterdir()] == [name]

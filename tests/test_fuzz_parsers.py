@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import io
 import multiprocessing
+import os
 import struct
 import time
 import tracemalloc
@@ -79,6 +80,11 @@ def bounded(seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
     return value
 
 
+def examples(default: int) -> int:
+    """Hypothesis examples per test: `default` in CI; more with POLICYQA_FUZZ_EXAMPLES (README, "Fuzzing")."""
+    return int(os.environ.get("POLICYQA_FUZZ_EXAMPLES", default))
+
+
 # Module-scoped fixtures (a PDF, a DOCX) are read, never changed, by the examples.
 SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 
@@ -140,7 +146,7 @@ def test_binary_and_empty_text_is_a_clean_error(data: bytes, name: str) -> None:
     assert_clean_error(exc, name)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=3000), name=st.sampled_from(["f.txt", "f.md"]))
 def test_random_bytes_as_text(data: bytes, name: str) -> None:
     """Any bytes: a document whose chunks are exact slices, or a clean IngestError."""
@@ -158,7 +164,7 @@ def pieces(*tokens: str, max_size: int) -> st.SearchStrategy[str]:
 MARKDOWNISH = pieces(*"#*_`~[]()<>!|-=:.\\ \t\n\r1234567890aZ中文，。、《》%", "http://", "**", "```", max_size=400)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=MARKDOWNISH, name=st.sampled_from(["f.txt", "f.md"]))
 def test_markup_soup(text: str, name: str) -> None:
     try:
@@ -231,7 +237,7 @@ def test_truncated_pdfs(pdf: bytes) -> None:
             assert "cut.pdf" in str(exc)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=SLOW_OK)
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=SLOW_OK)
 @given(edits=st.lists(st.tuples(st.floats(0, 1), st.binary(min_size=1, max_size=8)), min_size=1, max_size=6))
 def test_mutated_pdfs(pdf: bytes, edits: list[tuple[float, bytes]]) -> None:
     data = bytearray(pdf)
@@ -316,7 +322,7 @@ def docx() -> bytes:
     return make_docx(["到2025年，数字经济增加值占GDP比重达35%。", "新能源汽车产值年均增长42.4%。"], heading="测试报告")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=SLOW_OK)
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=SLOW_OK)
 @given(edits=st.lists(st.tuples(st.floats(0, 1), st.binary(min_size=1, max_size=8)), min_size=1, max_size=6))
 def test_mutated_docx(docx: bytes, edits: list[tuple[float, bytes]]) -> None:
     data = bytearray(docx)
@@ -354,7 +360,7 @@ HTMLISH = pieces(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(page=HTMLISH)
 def test_tag_soup(page: str) -> None:
     for data in (page.encode(), page.encode("gb18030")):
