@@ -1,13 +1,15 @@
 """Documents and chunks in columnar, pickle-free files.
 
-Document texts sit in one UTF-8 blob (memory-mapped on load); chunks are rows
+Document texts sit in one UTF-8 blob (read on demand on load); chunks are rows
 of small integer arrays pointing into it, so a million chunks open in about a
 second and a chunk's text is decoded only when a hit needs it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +78,7 @@ def _section_at(sections: tuple[Section, ...], offset: int) -> str:
 class ChunkStore:
     """Immutable table of documents and their chunks; row i of every column is chunk i."""
 
-    def __init__(self, docs: list[DocRecord], blob: bytes | np.ndarray, columns: dict[str, np.ndarray]) -> None:
+    def __init__(self, docs: list[DocRecord], blob: bytes | FileBytes, columns: dict[str, np.ndarray]) -> None:
         self.docs = docs
         self._blob = blob
         self._cols = columns
@@ -213,14 +215,43 @@ class ChunkStore:
         if not blob_path.is_file():
             raise IndexCorruptError(f"{blob_path} is missing: {fix}")
         size = blob_path.stat().st_size
-        blob: bytes | np.ndarray = (
-            np.memmap(blob_path, dtype=np.uint8, mode="r") if mmap and size else blob_path.read_bytes()
-        )
+        blob: bytes | FileBytes = FileBytes(blob_path) if mmap and size else blob_path.read_bytes()
         n = {c: cols[c].shape[0] for c in _COLUMNS}
         expected_bytes = sum(d.byte_length for d in docs)
         if len(set(n.values())) != 1 or expected_bytes != size or sum(d.n_chunks for d in docs) != n["doc_row"]:
             raise IndexCorruptError(f"{directory} holds chunk files that disagree in length: {fix}")
         return cls(docs, blob, cols)
+
+
+class FileBytes:
+    """A read-only file's bytes, read on demand with pread (`fb[start:end]`).
+
+    Not a memory map: on kernels that map page-cache folios whole (Linux 6.x),
+    reading one chunk's text through a map made megabytes resident, so after a
+    few hundred queries a million-chunk store counted in full (0.7 GB) in the
+    process's memory."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        self._size = os.fstat(self._fd).st_size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, where: slice) -> bytes:
+        start, stop, _ = where.indices(self._size)
+        parts, at = [], start
+        while at < stop:  # one pread returns at most about 2 GB
+            part = os.pread(self._fd, stop - at, at)
+            if not part:
+                raise IndexCorruptError(f"texts file shrank while open (read {at} of {stop} bytes): re-run ingest")
+            parts.append(part)
+            at += len(part)
+        return b"".join(parts)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            os.close(self._fd)
 
 
 def _char_to_byte_offsets(text: str) -> np.ndarray:
