@@ -47,6 +47,20 @@ def percentiles(values_ms: list[float]) -> dict[str, float]:
     return {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2)}
 
 
+def _rss_kinds() -> dict[str, float]:
+    """RSS split into anonymous memory (heap: what the process really holds) and
+    mapped files (page cache, which the kernel can drop and read again)."""
+    kinds = {}
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+            if line.startswith(("RssAnon:", "RssFile:")):
+                name, kb = line.split(":")[0], int(line.split()[1])
+                kinds[f"{name[3:].lower()}_after_queries"] = round(kb * 1024 / 1e9, 3)
+    except OSError:
+        pass
+    return kinds
+
+
 def _rss_by_index_file(index_dir: Path) -> dict[str, float]:
     """Resident GB of each memory-mapped index component, and of everything else
     (heap, libraries, the model): mapped file pages count in RSS once touched."""
@@ -121,6 +135,7 @@ def probe(index_dir: Path, queries: list[str], threads: int | None, warmup: int)
         }
     result["rss_gb"]["after_queries"] = round(_rss_gb(), 3)
     result["rss_gb"]["by_file_after_queries"] = _rss_by_index_file(index_dir)
+    result["rss_gb"].update(_rss_kinds())
     result["rss_gb"]["index_share_after_queries"] = round(
         result["rss_gb"]["after_queries"] - result["rss_gb"]["baseline"], 3
     )

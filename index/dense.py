@@ -67,7 +67,8 @@ class DenseIndex:
     @property
     def nlist(self) -> int | None:
         """Number of IVF cells; None for the exact index."""
-        return int(self._index.nlist) if self.is_approximate else None
+        index = self._index
+        return int(index.nlist) if isinstance(index, faiss.IndexIVF) else None
 
     @property
     def dim(self) -> int:

@@ -249,10 +249,10 @@ class LexicalIndex:
                 f"rows must be a 1-d array of row numbers, got dtype {rows.dtype} with shape {rows.shape}: "
                 "for a boolean mask pass np.flatnonzero(mask)"
             )
-        rows = rows.astype(np.int64)
-        if rows.size and (rows.min() < 0 or rows.max() >= n):
-            raise InputError(f"rows must lie in [0, {n}), got min {rows.min()} and max {rows.max()}")
-        return rows
+        valid: npt.NDArray[np.int64] = rows.astype(np.int64)
+        if valid.size and (valid.min() < 0 or valid.max() >= n):
+            raise InputError(f"rows must lie in [0, {n}), got min {valid.min()} and max {valid.max()}")
+        return valid
 
     def top_k(
         self,
