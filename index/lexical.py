@@ -133,16 +133,7 @@ class LexicalIndex:
         rows[i] here): how documents are deleted. Terms left in no row are dropped.
 
         Raises InputError unless `rows` is a 1-d array of integers in [0, n)."""
-        rows = np.asarray(rows)
-        n = len(self)
-        if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
-            raise InputError(
-                f"rows must be a 1-d array of row numbers, got dtype {rows.dtype} with shape {rows.shape}: "
-                "for a boolean mask pass np.flatnonzero(mask)"
-            )
-        rows = rows.astype(np.int64)
-        if rows.size and (rows.min() < 0 or rows.max() >= n):
-            raise InputError(f"rows must lie in [0, {n}), got min {rows.min()} and max {rows.max()}")
+        rows = self._valid_rows(rows)
         lengths = np.diff(self._doc_indptr)[rows]
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
