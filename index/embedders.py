@@ -162,7 +162,9 @@ class SentenceTransformerEmbedder:
         default_query, default_passage = prefixes_for(name_or_path)
         self.query_prefix = default_query if query_prefix is None else query_prefix
         self.passage_prefix = default_passage if passage_prefix is None else passage_prefix
-        dim = self._model.get_sentence_embedding_dimension()
+        # sentence-transformers 5+ renamed the method; older releases only have the old name.
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = dimension()
         self.dim = int(dim)
         self.model_id = f"st:{name_or_path.rstrip('/').split('/')[-1] if os.path.isdir(name_or_path) else name_or_path}"
 
