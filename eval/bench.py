@@ -37,9 +37,10 @@ import numpy as np
 import psutil
 
 from index.backend import PreparedDocument
+from index.chunking import ChunkingConfig
 from index.dense import DenseConfig, DenseIndex
 from index.embedders import UsemEmbedder
-from index.engine import corpus_fingerprint
+from index.engine import index_manifest
 from index.lexical import LexicalIndex
 from index.local_backend import LocalBackend
 from index.tokenize import ChineseTokenizer
@@ -354,15 +355,15 @@ def _build(
     for doc, chunks, tokens in zip(corpus.documents, corpus.chunks, corpus.tokens, strict=True):
         prepared.append(PreparedDocument(doc, chunks, vectors[at : at + len(chunks)], tokens))
         at += len(chunks)
-    # The keys Engine._manifest writes, so `Engine.open` accepts the index.
+    # The same manifest Engine writes, so `Engine.open` accepts the index.
     manifest = {
-        "model_id": embedder.model_id,
-        "model_name": "usem3",
-        "dim": embedder.dim,
-        "tokenizer": tokenizer.fingerprint,
-        "chunking": {"size": CHUNK_CHARS, "overlap_sentences": 0},
-        "corpus_fingerprint": corpus_fingerprint((d.doc_id, d.fingerprint) for d in corpus.documents),
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **index_manifest(
+            embedder,
+            tokenizer,
+            ChunkingConfig(size=CHUNK_CHARS, overlap_sentences=0),
+            ((d.doc_id, d.fingerprint) for d in corpus.documents),
+            "usem3",
+        ),
         "synthetic": {"seed": config.seed, "chunks": len(corpus)},
     }
     backend = LocalBackend(index_dir, dense_config=config.dense)

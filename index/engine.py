@@ -86,6 +86,27 @@ def corpus_fingerprint(docs: Iterable[tuple[str, str]]) -> str:
     return h.hexdigest()
 
 
+def index_manifest(
+    embedder: Embedder,
+    tokenizer: ChineseTokenizer,
+    chunking: ChunkingConfig,
+    docs: Iterable[tuple[str, str]],
+    model_name: str,
+) -> dict[str, Any]:
+    """The manifest keys `Engine.open` checks, for an index built from `docs`
+    ((doc_id, fingerprint) pairs); anything that writes an index directly
+    through a backend (the benchmark) uses this too."""
+    return {
+        "model_id": embedder.model_id,
+        "model_name": model_name,
+        "dim": embedder.dim,
+        "tokenizer": tokenizer.fingerprint,
+        "chunking": {"size": chunking.size, "overlap_sentences": chunking.overlap_sentences},
+        "corpus_fingerprint": corpus_fingerprint(docs),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 class Engine:
     """Search and maintain one index with one embedding model."""
 
@@ -155,15 +176,7 @@ class Engine:
             )
 
     def _manifest(self, docs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-        return {
-            "model_id": self.embedder.model_id,
-            "model_name": self.model_name,
-            "dim": self.embedder.dim,
-            "tokenizer": self.tokenizer.fingerprint,
-            "chunking": {"size": self.config.chunking.size, "overlap_sentences": self.config.chunking.overlap_sentences},
-            "corpus_fingerprint": corpus_fingerprint(docs),
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
+        return index_manifest(self.embedder, self.tokenizer, self.config.chunking, docs, self.model_name)
 
     # ---- writing ----
     def prepare(self, docs: Sequence[Document], progress: Progress | None = None) -> list[PreparedDocument]:
