@@ -11,7 +11,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from .dense import DenseConfig
 from .embedders import Embedder, make_embedder
 from .errors import IngestError, InputError, ModelMismatchError
 from .glossary import GlossDictionary
-from .hybrid import FusionConfig, SearchMode, fuse, lexical_trust
+from .hybrid import FusionConfig, FusionMethod, Ranking, SearchMode, fuse, lexical_trust
 from .ingest import iter_files, read_document, source_key
 from .local_backend import LocalBackend
 from .tokenize import ChineseTokenizer
@@ -78,6 +78,30 @@ class SearchResult:
     bridge: Translation | None = None
 
 
+@dataclass
+class Candidates:
+    """One query's candidates before fusion. `lexical` and `dense` are each
+    side's own top-depth ranking (their ranks are the ones hits report); in
+    hybrid mode `lexical_all` and `dense_all` rank the union of both lists by
+    each side's score, so every candidate carries both scores."""
+
+    lexical: Ranking
+    dense: Ranking
+    tokens: list[str]
+    terms: dict[str, float] | None
+    vector: np.ndarray | None
+    translation: Translation | None
+    lexical_all: Ranking | None = None
+    dense_all: Ranking | None = None
+    lexical_factor: float = 1.0
+
+
+def best_first(keys: np.ndarray, scores: np.ndarray) -> Ranking:
+    """(rows, scores) sorted by score, highest first; ties by lower row."""
+    order = np.lexsort((keys, -scores))
+    return keys[order], scores[order]
+
+
 def corpus_fingerprint(docs: Iterable[tuple[str, str]]) -> str:
     """One hash over every (doc_id, content fingerprint): equal corpora, equal hash."""
     h = hashlib.sha256()
@@ -103,7 +127,7 @@ def index_manifest(
         "tokenizer": tokenizer.fingerprint,
         "chunking": {"size": chunking.size, "overlap_sentences": chunking.overlap_sentences},
         "corpus_fingerprint": corpus_fingerprint(docs),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -288,9 +312,48 @@ class Engine:
         timings: dict[str, float] = {}
         view = view if view is not None else self.backend.view()
         depth = max(k * fusion.depth_factor, fusion.min_depth) if mode is SearchMode.HYBRID else k
-
-        translation: Translation | None = None
         use_bridge = self.config.bridge if bridge is None else bridge
+        c = self._retrieve(view, query, mode, depth, filters, use_bridge, timings)
+
+        t = time.perf_counter()
+        if mode is SearchMode.HYBRID:
+            assert c.lexical_all is not None and c.dense_all is not None
+            # Ranks only mean something within a side's own list: RRF fuses the
+            # lists; the weighted sum fuses both scores of every candidate.
+            if fusion.method is FusionMethod.RRF:
+                lexical, dense = c.lexical, c.dense
+            else:
+                lexical, dense = c.lexical_all, c.dense_all
+            ranked = fuse(lexical, dense, fusion, lexical_factor=c.lexical_factor)[:k]
+        else:
+            rows, scores = c.lexical if mode is SearchMode.LEXICAL else c.dense
+            ranked = list(zip(rows.tolist(), np.asarray(scores, dtype=np.float64).tolist(), strict=True))[:k]
+        hits = self._hits(view, ranked, c)
+        if c.translation:
+            hits = _explain_bridge(view, hits, ranked, c.translation)
+        timings["fuse_ms"] = (time.perf_counter() - t) * 1000
+        return SearchResult(query, mode, hits, view.version, timings, c.tokens, c.translation)
+
+    def candidates(
+        self, query: str, depth: int = 50, bridge: bool | None = None, view: ReadView | None = None
+    ) -> Candidates:
+        """What each side retrieves for `query` before fusion, as hybrid search
+        sees it (for tuning the fusion: `python -m eval.tune_fusion`)."""
+        use_bridge = self.config.bridge if bridge is None else bridge
+        view = view if view is not None else self.backend.view()
+        return self._retrieve(view, query, SearchMode.HYBRID, depth, None, use_bridge, {})
+
+    def _retrieve(
+        self,
+        view: ReadView,
+        query: str,
+        mode: SearchMode,
+        depth: int,
+        filters: Filters | None,
+        use_bridge: bool,
+        timings: dict[str, float],
+    ) -> Candidates:
+        translation: Translation | None = None
         if use_bridge and mode is not SearchMode.DENSE:
             t = time.perf_counter()
             translation = self._bridge_for(view).translate(query)
@@ -319,18 +382,28 @@ class Engine:
             dense = view.dense_search(vector, depth, filters)
             timings["dense_ms"] = (time.perf_counter() - t) * 1000
 
-        t = time.perf_counter()
+        c = Candidates(lexical, dense, tokens, terms, vector, translation)
         if mode is SearchMode.HYBRID:
-            coverage = translation.coverage if translation else None
-            ranked = fuse(lexical, dense, fusion, lexical_factor=lexical_trust(query, coverage))[:k]
-        else:
-            rows, scores = lexical if mode is SearchMode.LEXICAL else dense
-            ranked = list(zip(rows.tolist(), np.asarray(scores, dtype=np.float64).tolist(), strict=True))[:k]
-        hits = self._hits(view, ranked, lexical, dense, tokens, vector, terms)
-        if translation:
-            hits = _explain_bridge(view, hits, ranked, translation)
-        timings["fuse_ms"] = (time.perf_counter() - t) * 1000
-        return SearchResult(query, mode, hits, view.version, timings, tokens, translation)
+            # Score every candidate on both sides: one that only one side
+            # retrieved gets its real score from the other, not a zero, so the
+            # fused score is recomputable from the two scores each hit shows.
+            t = time.perf_counter()
+            keys = np.union1d(lexical[0], dense[0]).astype(np.int64)
+            lex_all = self._lexical_scores(view, c, keys)
+            assert vector is not None
+            den_all = np.asarray(view.dense_scores(vector, keys), dtype=np.float64)
+            c.lexical_all, c.dense_all = best_first(keys, lex_all), best_first(keys, den_all)
+            c.lexical_factor = lexical_trust(query, translation.coverage if translation else None)
+            timings["union_ms"] = (time.perf_counter() - t) * 1000
+        return c
+
+    @staticmethod
+    def _lexical_scores(view: ReadView, c: Candidates, keys: np.ndarray) -> np.ndarray:
+        if c.terms is not None:
+            return np.asarray(view.weighted_lexical_scores(c.terms, keys), dtype=np.float64)
+        if not c.tokens:
+            return np.zeros(len(keys))
+        return np.asarray(view.lexical_scores(c.tokens, keys), dtype=np.float64)
 
     def warm_bridge(self) -> None:
         """Build the bridge's dictionary, and the current version's pinyin index,
@@ -347,26 +420,21 @@ class Engine:
             self._bridge, self._bridge_version = bridge, view.version
         return bridge
 
-    def _hits(
-        self,
-        view: ReadView,
-        ranked: list[tuple[int, float]],
-        lexical: tuple[np.ndarray, np.ndarray],
-        dense: tuple[np.ndarray, np.ndarray],
-        tokens: list[str],
-        vector: np.ndarray | None,
-        terms: dict[str, float] | None = None,
-    ) -> list[Hit]:
+    def _hits(self, view: ReadView, ranked: list[tuple[int, float]], c: Candidates) -> list[Hit]:
         keys = np.asarray([key for key, _ in ranked], dtype=np.int64)
-        lex_rank = {int(r): i + 1 for i, r in enumerate(lexical[0].tolist())}
-        den_rank = {int(r): i + 1 for i, r in enumerate(dense[0].tolist())}
+        lex_rank = {int(r): i + 1 for i, r in enumerate(c.lexical[0].tolist())}
+        den_rank = {int(r): i + 1 for i, r in enumerate(c.dense[0].tolist())}
         # Scores of each side for every hit, also where that side did not rank
         # it: a user asking "why is this here?" sees both numbers.
-        if terms is not None:
-            lex_scores = view.weighted_lexical_scores(terms, keys)
+        den_scores: np.ndarray | None
+        if c.lexical_all is not None and c.dense_all is not None:
+            lex_of = dict(zip(c.lexical_all[0].tolist(), c.lexical_all[1].tolist(), strict=True))
+            den_of = dict(zip(c.dense_all[0].tolist(), c.dense_all[1].tolist(), strict=True))
+            lex_scores = np.asarray([lex_of[k] for k in keys.tolist()])
+            den_scores = np.asarray([den_of[k] for k in keys.tolist()])
         else:
-            lex_scores = view.lexical_scores(tokens, keys) if tokens else np.zeros(len(keys))
-        den_scores = view.dense_scores(vector, keys) if vector is not None else None
+            lex_scores = self._lexical_scores(view, c, keys)
+            den_scores = view.dense_scores(c.vector, keys) if c.vector is not None else None
         hits = []
         for i, ((chunk, doc), (key, score)) in enumerate(zip(view.resolve(keys.tolist()), ranked, strict=True)):
             hits.append(

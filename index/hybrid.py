@@ -5,6 +5,12 @@ Two methods, selectable:
   Σ w / (k + rank); robust to the two scorers' different scales;
 - weighted sum of min-max normalized scores: keeps how far ahead a hit is,
   which RRF throws away.
+
+For the weighted sum the engine hands over the union of the two sides'
+candidates, each scored by both sides (`Engine._retrieve`): a passage that
+only the dense side retrieved brings its real BM25 score rather than a zero,
+so a hit's fused score follows from the two scores it reports. RRF gets each
+side's own list, since a rank past the list's end means "not retrieved".
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from index.errors import InputError, ModelMismatchError
 
 Q35 = "哪个园区提出数字经济增加值占GDP比重达35%？"
 GOLD35 = "000_6c3b29e3f385016a"
+# The fields issue 2 asks every JSON hit to carry.
+HIT_KEYS = ("doc_id", "title", "source", "chunk_id", "text", "start", "end", "score", "dense_score", "lexical_score")
 
 
 @pytest.mark.parametrize("mode", ["lexical", "dense", "hybrid"])
@@ -35,7 +37,7 @@ def test_hits_carry_exact_citations_and_all_scores(seed_engine: Engine) -> None:
     assert top.lexical_rank == 1 and top.dense_rank is not None
     assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
     d = top.to_dict()
-    for key in ("doc_id", "title", "source", "chunk_id", "text", "start", "end", "score", "dense_score", "lexical_score"):
+    for key in HIT_KEYS:
         assert key in d
 
 
@@ -75,7 +77,8 @@ def test_reingest_is_a_noop_then_updates_and_removals(tmp_path: Path, seed_copy:
     assert engine.backend.view().version == version  # nothing was rewritten
 
     target = sorted(seed_copy.glob("*.txt"))[1]
-    target.write_text(target.read_text(encoding="utf-8") + "\n\n新增段落：璧山区计划建设量子计算研究院。\n", encoding="utf-8")
+    added = "\n\n新增段落：璧山区计划建设量子计算研究院。\n"
+    target.write_text(target.read_text(encoding="utf-8") + added, encoding="utf-8")
     (sorted(seed_copy.glob("*.txt"))[2]).unlink()
     report = engine.ingest([seed_copy])
     assert len(report.updated) == 1 and len(report.removed) == 1 and len(report.unchanged) == 3
@@ -115,8 +118,10 @@ def test_sentence_transformers_path_with_a_packaged_model(tmp_path: Path) -> Non
     assert embedder.dim == 384
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "a.md").write_text("# Solar\nThe district will install 40 MW of rooftop solar panels by 2025.\n", encoding="utf-8")
-    (docs / "b.md").write_text("# Schools\nThree new primary schools open in the northern district.\n", encoding="utf-8")
+    solar = "# Solar\nThe district will install 40 MW of rooftop solar panels by 2025.\n"
+    (docs / "a.md").write_text(solar, encoding="utf-8")
+    schools = "# Schools\nThree new primary schools open in the northern district.\n"
+    (docs / "b.md").write_text(schools, encoding="utf-8")
     engine = Engine.open(tmp_path / "idx", embedder=embedder)
     engine.ingest([docs])
     hits = engine.search("renewable energy on roofs", k=2, mode="dense").hits
@@ -135,3 +140,30 @@ def test_an_index_cut_in_another_mode_asks_for_a_rebuild(tmp_path: Path, usem) -
     Engine.open(tmp_path / "idx", embedder=usem, tokenizer=ChineseTokenizer(cut="search")).ingest([docs])
     with pytest.raises(ModelMismatchError, match=r"cut mode.*accurate mode.*ingest --rebuild"):
         Engine.open(tmp_path / "idx", embedder=usem)  # the default cuts in accurate mode
+
+
+def test_hybrid_fuses_both_real_scores_of_every_candidate(seed_engine: Engine) -> None:
+    """A candidate that only one side retrieved is fused with its real score on
+    the other side (not a zero), so each hit's fused score is recomputable from
+    the two scores it shows."""
+    query = "到2025年数字经济发展目标"
+    c = seed_engine.candidates(query, depth=50)
+    lexical_rows, dense_rows = set(c.lexical[0].tolist()), set(c.dense[0].tolist())
+    assert c.lexical_all is not None and c.dense_all is not None
+    assert set(c.lexical_all[0].tolist()) == set(c.dense_all[0].tolist()) == lexical_rows | dense_rows
+    only_dense = np.asarray(sorted(dense_rows - lexical_rows), dtype=np.int64)
+    assert len(only_dense), "the query must have candidates that BM25 alone did not rank"
+    view = seed_engine.backend.view()
+    filled = dict(zip(c.lexical_all[0].tolist(), c.lexical_all[1].tolist(), strict=True))
+    true = view.lexical_scores(c.tokens, only_dense)
+    np.testing.assert_allclose([filled[r] for r in only_dense.tolist()], true)
+    assert (true > 0).any()
+
+    fusion = seed_engine.config.fusion
+    lo_l, hi_l = c.lexical_all[1].min(), c.lexical_all[1].max()
+    lo_d, hi_d = c.dense_all[1].min(), c.dense_all[1].max()
+    for hit in seed_engine.search(query, k=10, mode="hybrid").hits:
+        assert hit.lexical_score is not None and hit.dense_score is not None
+        expected = fusion.lexical_weight * c.lexical_factor * (hit.lexical_score - lo_l) / (hi_l - lo_l)
+        expected += fusion.dense_weight * (hit.dense_score - lo_d) / (hi_d - lo_d)
+        assert hit.score == pytest.approx(expected, rel=1e-6)
