@@ -347,18 +347,36 @@ def _assemble(paragraphs: list[list[_Line]]) -> CleanText:
     return CleanText(text="\n".join(texts), sections=tuple(sections), title=_title(texts, headlines))
 
 
+# A photo credit inside a caption: "摄/钟志兵", "摄影 王某", "图/新华社", "供图".
+_CAPTION = re.compile(r"摄[/／:：\s]|摄影|(?:^|\s)图[/／]|供图$|图片由.*提供")
+# A newspaper page label ("南岸", "要闻") is a heading of at most this many characters.
+PAGE_LABEL_CHARS = 3
+# A kicker ("构建绿色产业链") above the headline is joined to it when this short.
+KICKER_CHARS = 8
+
+
 def _title(texts: list[str], headlines: list[str]) -> str:
     """The heading that opens the document; when body text comes first (seed 002
     prints its headline below the article), its first "title subtitle" headline,
-    else its first heading. A heading ending in a colon takes the next one on:
-    `重庆高新区：` + `紧紧围绕“六区一高地”建设目标`."""
+    else its first heading. Newspaper furniture before the headline is skipped:
+    a page label of at most PAGE_LABEL_CHARS characters ("南岸") and photo
+    captions ("… 摄/钟志兵"). A heading ending in a colon takes the next one on
+    (`重庆高新区：` + `紧紧围绕“六区一高地”建设目标`), and so does a short kicker
+    (`构建绿色产业链` + `广阳湾智创生态城 多个千亿级绿色产业集群呼之欲出`)."""
     headings = [i for i, t in enumerate(texts) if is_heading(t)]
     if not headings:
         return ""
     first = headings[0]
     if first > 0 and headlines:
         return headlines[0]
+    heading_set = set(headings)
+    while first + 1 in heading_set and (len(texts[first]) <= PAGE_LABEL_CHARS or _CAPTION.search(texts[first])):
+        first += 1
     title = texts[first]
-    if _COLON_END.search(title) and first + 1 in headings:
-        title += texts[first + 1]
+    following = texts[first + 1] if first + 1 in heading_set else ""
+    if following and not _CAPTION.search(following):
+        if _COLON_END.search(title):
+            title += following
+        elif len(title) <= KICKER_CHARS < len(following):
+            title += " " + following
     return title

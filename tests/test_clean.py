@@ -132,7 +132,8 @@ def test_balanced_comma_headline_is_a_section() -> None:
     "prefix,title",
     [
         ("000", "两会专题·重庆经开区"),
-        ("001", "南岸"),
+        # page label "南岸" and a photo caption skipped; the kicker joins the headline
+        ("001", "构建绿色产业链 广阳湾智创生态城 多个千亿级绿色产业集群呼之欲出"),
         ("002", "“十四五”开局稳中有进 地区生产总值同比增长15.3%"),  # body first; its headline is at the end
         ("003", "以绿为底 向绿而行"),
         ("004", "重庆高新区：紧紧围绕“六区一高地”建设目标"),  # a heading ending in "：" takes the next
@@ -215,6 +216,23 @@ def test_edge_cases(raw: str, text: str) -> None:
     cleaned = clean_text(raw)
     assert cleaned.text == text
     assert clean_text(cleaned.text).text == text
+
+
+BODY = "重庆经开区今年上半年实现地区生产总值208.2亿元，同比增长15.3%，高于全市2.5个百分点。"
+
+
+@pytest.mark.parametrize(
+    "lines,title",
+    [
+        (["要闻", "", "绿色产业示范基地建设提速", "", BODY], "绿色产业示范基地建设提速"),  # page label skipped
+        (["园区一角 摄/张三", "", "绿色产业示范基地建设提速", "", BODY], "绿色产业示范基地建设提速"),  # caption
+        (["聚焦双碳", "", "绿色产业示范基地建设提速", "", BODY], "聚焦双碳 绿色产业示范基地建设提速"),  # kicker
+        (["绿色产业示范基地建设提速", "", "园区一角 摄/张三", "", BODY], "绿色产业示范基地建设提速"),
+        (["要闻", "", BODY], "要闻"),  # a short heading alone is still the title
+    ],
+)
+def test_newspaper_furniture_before_the_headline(lines: list[str], title: str) -> None:
+    assert clean_text("\n".join(lines)).title == title
 
 
 def test_empty_input_has_no_title_or_sections() -> None:
