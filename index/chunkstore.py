@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import IndexCorruptError
+from .errors import REBUILD_HINT, IndexCorruptError
 from .types import Chunk, Document, Section
 
 _COLUMNS = ("doc_row", "ordinal", "start", "end", "byte_start", "byte_end")
@@ -198,12 +198,13 @@ class ChunkStore:
     @classmethod
     def load(cls, directory: Path, mmap: bool = True) -> ChunkStore:
         """Open a saved store; raises IndexCorruptError naming the file that is wrong."""
-        fix = "re-run `policyqa ingest` to rebuild the index"
+        fix = REBUILD_HINT
         try:
             with open(directory / "documents.json", encoding="utf-8") as f:
                 docs = [DocRecord.from_json(d) for d in json.load(f)]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexCorruptError(f"{directory / 'documents.json'} is unreadable ({exc.__class__.__name__}): {fix}") from exc
+            name = exc.__class__.__name__
+            raise IndexCorruptError(f"{directory / 'documents.json'} is unreadable ({name}): {fix}") from exc
         cols = {}
         for c in _COLUMNS:
             path = directory / f"chunk_{c}.npy"

@@ -11,7 +11,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .errors import IndexCorruptError, InputError
+from .errors import REBUILD_HINT, IndexCorruptError, InputError
 
 
 @dataclass(frozen=True)
@@ -137,14 +137,13 @@ class DenseIndex:
     def load(cls, path: Path, nprobe: int, mmap: bool = True, search_threads: int = 1) -> DenseIndex:
         """Read a FAISS file; memory-mapped when `mmap`, so a large index opens in seconds."""
         if not path.is_file():
-            raise IndexCorruptError(f"{path} is missing: re-run `policyqa ingest` to rebuild the index")
+            raise IndexCorruptError(f"{path} is missing: {REBUILD_HINT}")
         try:
             flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
             index = faiss.read_index(str(path), flags)
         except RuntimeError as exc:
             raise IndexCorruptError(
-                f"{path} could not be read as a FAISS index ({str(exc).splitlines()[0][:120]}): "
-                "re-run `policyqa ingest` to rebuild the index"
+                f"{path} could not be read as a FAISS index ({str(exc).splitlines()[0][:120]}): {REBUILD_HINT}"
             ) from exc
         if isinstance(index, faiss.IndexIVF):
             nprobe = min(nprobe, index.nlist)

@@ -2,6 +2,11 @@
 so the CLI and the HTTP layer can show it as one line."""
 
 
+# The fix every damaged-index message names: a plain `policyqa ingest` of an
+# unchanged corpus is a no-op, so it has to be a rebuild.
+REBUILD_HINT = "re-run `policyqa ingest --rebuild PATH` to rebuild the index"
+
+
 class PolicyQAError(Exception):
     """Base class: anything the engine raises on purpose."""
 

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse
 
-from .errors import IndexCorruptError, IndexVersionError, InputError
+from .errors import REBUILD_HINT, IndexCorruptError, IndexVersionError, InputError
 
 FORMAT_VERSION = 1
 _PARAMS = "lexical.json"
@@ -47,7 +47,7 @@ _ARRAYS: dict[str, np.dtype[Any]] = {
     "term_docs": np.dtype(np.int32),
     "term_tf": np.dtype(np.int32),
 }
-_REBUILD = "re-run `policyqa ingest` to rebuild the index"
+_REBUILD = REBUILD_HINT
 
 Array = npt.NDArray[Any]
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexCorruptError, IndexNotFoundError, IndexVersionError
+from .errors import REBUILD_HINT, IndexCorruptError, IndexNotFoundError, IndexVersionError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -32,7 +32,7 @@ MANIFEST = "manifest.json"
 # by size on open and fully by `verify` (hashing gigabytes would make opening slow).
 _HASH_ON_OPEN_LIMIT = 64 * 1024 * 1024
 # A damaged live version cannot be updated incrementally, so the fix is a rebuild.
-_FIX = "re-run `policyqa ingest --rebuild PATH` to rebuild the index"
+_FIX = REBUILD_HINT
 # The manifest's checksum of itself: a flipped byte that still parses as JSON
 # (a digit of a size or a hash, a letter of the model name) must not pass.
 _SELF_SUM = "manifest_sha256"

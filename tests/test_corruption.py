@@ -194,17 +194,18 @@ for rel in rels:
         try:
             engine = Engine.open(work, embedder=embedder, tokenizer=tokenizer)
             engine.search("数字经济增加值占比目标", k=5)  # Chinese only: no bridge to build
-            outcome = "answered"
+            outcome, message = "answered", ""
         except PolicyQAError as exc:
-            outcome = type(exc).__name__
+            outcome, message = type(exc).__name__, str(exc)
         except Exception as exc:  # not a crash, but not a clean error either
-            outcome = "unexpected " + type(exc).__name__ + ": " + str(exc)[:200]
+            outcome, message = "unexpected " + type(exc).__name__ + ": " + str(exc)[:200], ""
         try:
             store.IndexDirectory(work).read_manifest(store.IndexDirectory(work).current()[1], verify_all=True)
             verified = True
         except PolicyQAError:
             verified = False
-        print(json.dumps({"case": [rel, how], "outcome": outcome, "verified": verified}), flush=True)
+        print(json.dumps({"case": [rel, how], "outcome": outcome, "message": message, "verified": verified}),
+              flush=True)
 """
 
 
@@ -228,3 +229,6 @@ def test_files_too_big_to_hash_never_crash(seed_index: Path, tmp_path: Path) -> 
     assert [r["case"] for r in results if r["verified"]] == []
     # truncation is always caught on open, by the size check
     assert all(r["outcome"] == "IndexCorruptError" for r in results if r["case"][1] == "truncated")
+    # and whichever layer notices the damage names the fix that works (a plain
+    # `policyqa ingest` of an unchanged corpus would change nothing)
+    assert [r for r in results if r["outcome"] == "IndexCorruptError" and FIX not in r["message"]] == []

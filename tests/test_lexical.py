@@ -358,7 +358,7 @@ def saved(tmp_path: Path, pieces: list[list[str]]) -> Path:
 def test_a_truncated_array_is_reported_by_name(saved: Path, name: str, mmap: bool) -> None:
     path = saved / f"{name}.npy"
     path.write_bytes(path.read_bytes()[:-8])
-    with pytest.raises(IndexCorruptError, match=f"{name}.npy.*re-run `policyqa ingest`"):
+    with pytest.raises(IndexCorruptError, match=f"{name}.npy.*re-run `policyqa ingest --rebuild PATH`"):
         LexicalIndex.load(saved, mmap=mmap)
 
 
