@@ -57,7 +57,7 @@ class Vocabulary(Protocol):
     def document_frequency(self, term: str) -> int: ...
 
 
-class BridgeSource(str, enum.Enum):
+class BridgeSource(enum.StrEnum):
     GLOSS = "gloss"
     PINYIN = "pinyin"
     NUMBER = "number"

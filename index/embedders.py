@@ -163,7 +163,9 @@ class SentenceTransformerEmbedder:
         self.query_prefix = default_query if query_prefix is None else query_prefix
         self.passage_prefix = default_passage if passage_prefix is None else passage_prefix
         # sentence-transformers 5+ renamed the method; older releases only have the old name.
-        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
         dim = dimension()
         self.dim = int(dim)
         self.model_id = f"st:{name_or_path.rstrip('/').split('/')[-1] if os.path.isdir(name_or_path) else name_or_path}"

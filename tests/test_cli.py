@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# The fields issue 2 asks every JSON hit to carry.
+HIT_KEYS = ("doc_id", "title", "source", "chunk_id", "text", "start", "end", "score", "dense_score", "lexical_score")
 
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -70,12 +72,13 @@ def test_search_errors(cli_index: Path, tmp_path: Path, args: list[str], needle:
 
 
 def test_search_json_and_batch(cli_index: Path, tmp_path: Path) -> None:
-    proc = run("search", "数字经济增加值占GDP比重达35%", "--json", "-k", "3", "--index-dir", str(cli_index), cwd=tmp_path)
+    query = "数字经济增加值占GDP比重达35%"
+    proc = run("search", query, "--json", "-k", "3", "--index-dir", str(cli_index), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert len(out["hits"]) == 3
     hit = out["hits"][0]
-    for key in ("doc_id", "title", "source", "chunk_id", "text", "start", "end", "score", "dense_score", "lexical_score"):
+    for key in HIT_KEYS:
         assert key in hit
     assert "数字经济增加值占GDP比重达35%" in hit["text"]
 
@@ -84,7 +87,8 @@ def test_search_json_and_batch(cli_index: Path, tmp_path: Path) -> None:
     proc = run("search", "--queries", str(queries), "--json", "-k", "2", "--index-dir", str(cli_index), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
-    assert [json.loads(line)["query"] for line in lines] == ["数字经济", "Which park targets a 35% digital-economy share?"]
+    queries = ["数字经济", "Which park targets a 35% digital-economy share?"]
+    assert [json.loads(line)["query"] for line in lines] == queries
 
 
 def test_human_output_is_a_ranked_list(cli_index: Path, tmp_path: Path) -> None:

@@ -38,7 +38,8 @@ def test_exhaustive_ivf_returns_exact_results(vectors):
 def test_allowed_mask_filters(vectors):
     allowed = np.zeros(len(vectors), dtype=bool)
     allowed[::10] = True
-    for index in (DenseIndex.build(vectors), DenseIndex.build(vectors, DenseConfig(approximate_above=1, nlist=20, nprobe=20))):
+    approximate = DenseConfig(approximate_above=1, nlist=20, nprobe=20)
+    for index in (DenseIndex.build(vectors), DenseIndex.build(vectors, approximate)):
         rows, _ = index.search(vectors[5], 20, allowed=allowed)
         assert len(rows) == 20 and all(r % 10 == 0 for r in rows)
         assert index.search(vectors[5], 5, allowed=np.zeros(len(vectors), dtype=bool))[0].size == 0

@@ -1,6 +1,5 @@
 import json
 
-import numpy as np
 import pytest
 
 from index.chunkstore import ChunkStore
@@ -10,7 +9,8 @@ from index.types import Chunk, Document, Section
 
 
 def make_doc(doc_id, text, sections=()):
-    return Document(doc_id, f"title {doc_id}", f"src/{doc_id}.txt", text, f"fp-{doc_id}", tuple(sections), {"year": 2023})
+    source, fingerprint = f"src/{doc_id}.txt", f"fp-{doc_id}"
+    return Document(doc_id, f"title {doc_id}", source, text, fingerprint, tuple(sections), {"year": 2023})
 
 
 def chunks_for(doc, size=5):
