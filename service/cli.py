@@ -18,6 +18,7 @@ from index.engine import Engine, EngineConfig, IngestReport, SearchResult
 from index.errors import IndexNotFoundError, PolicyQAError
 from index.hybrid import FusionConfig, FusionMethod, SearchMode
 
+from .answer import Answer, ExtractiveAnswerer
 from .progress import ProgressBars
 from .settings import Settings
 
@@ -211,14 +212,26 @@ def demo(
     index_dir: IndexDirOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
-    """Ingest the seed reports on first use (embedded model), then answer a question."""
+    """Ingest the seed reports on first use (embedded model), then answer a question
+    with cited quotes (as POST /ask does) and list the passages behind it."""
     settings = _settings(index_dir, None, threads)
     engine = _open(settings)
     if not engine.backend.exists():
         typer.echo(f"first run: ingesting {settings.seeds_dir} into {settings.index_dir}", err=True)
         with ProgressBars() as bars:
             _print_report(engine.ingest([settings.seeds_dir], progress=bars.update), settings.index_dir)
+    typer.echo(_render_answer(ExtractiveAnswerer(engine).answer(query)))
+    typer.echo("")
     typer.echo(_render(engine.search(query, k=k)))
+
+
+def _render_answer(answer: Answer) -> str:
+    if not answer.found:
+        return f"not found: {answer.answer}"
+    lines = [f"answer: {answer.answer}"]
+    for c in answer.citations:
+        lines.append(f"  [{c.n}] {c.title}  [{c.source} {c.start}-{c.end}]")
+    return "\n".join(lines)
 
 
 def main() -> None:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from index.embedders import UsemEmbedder
+from index.engine import Engine
+
 REPO = Path(__file__).resolve().parent.parent
 # The fields issue 2 asks every JSON hit to carry.
 HIT_KEYS = ("doc_id", "title", "source", "chunk_id", "text", "start", "end", "score", "dense_score", "lexical_score")
@@ -109,3 +112,27 @@ def test_ingest_reports_and_reingest_is_noop(tmp_path: Path) -> None:
     (docs / "bad.txt").unlink()
     again = run("ingest", str(docs), "--index-dir", str(tmp_path / "i"), cwd=tmp_path)
     assert again.returncode == 0 and "0 added, 0 updated, 2 unchanged" in again.stderr
+
+
+def test_demo_ingests_the_seeds_once_and_answers_with_a_citation(tmp_path: Path, usem: UsemEmbedder) -> None:
+    """The README's first command: seeds ingested on first use, a quoted answer with its exact span."""
+    env = {"POLICYQA_SEEDS_DIR": str(REPO / "seeds")}
+    index_dir = str(tmp_path / "idx")
+    question = "Which park targets a 35% digital-economy share?"
+    proc = run("demo", question, "--index-dir", index_dir, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "first run: ingesting" in proc.stderr
+    answer, citation = proc.stdout.splitlines()[:2]
+    assert answer.startswith("answer: ") and "数字经济增加值占GDP比重达35%" in answer
+    source, span = citation.rsplit("[", 1)[1].rstrip("]").split()
+    start, end = (int(x) for x in span.split("-"))
+    assert source.endswith("000_6c3b29e3f385016a.txt")
+    view = Engine.open(Path(index_dir), embedder=usem).backend.view()
+    doc = next(d for d in view.documents() if d.source == source)
+    quote = answer.removeprefix("answer: ").removesuffix("[1]")
+    assert view.document_text(doc.doc_id)[start:end] == quote
+
+    again = run("demo", "上海浦东新区2021年GDP是多少？", "--index-dir", index_dir, cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "first run" not in again.stderr
+    assert again.stdout.startswith("not found: ") and "上海浦东新区" in again.stdout.splitlines()[0]
