@@ -301,11 +301,7 @@ class Engine:
         than the live one, so that a caller reading more from the index after
         the search (an answerer) sees the same version even while updates land."""
         mode = SearchMode.parse(mode)
-        query = (query or "").strip()
-        if not query:
-            raise InputError("the query is empty: type a question")
-        if len(query) > MAX_QUERY_CHARS:
-            raise InputError(f"the query has {len(query)} characters: keep it under {MAX_QUERY_CHARS}")
+        query = _checked_query(query)
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise InputError(f"k={k!r}: ask for between 1 and {MAX_K} hits")
         fusion = fusion or self.config.fusion
@@ -341,7 +337,7 @@ class Engine:
         sees it (for tuning the fusion: `python -m eval.tune_fusion`)."""
         use_bridge = self.config.bridge if bridge is None else bridge
         view = view if view is not None else self.backend.view()
-        return self._retrieve(view, query, SearchMode.HYBRID, depth, None, use_bridge, {})
+        return self._retrieve(view, _checked_query(query), SearchMode.HYBRID, depth, None, use_bridge, {})
 
     def _retrieve(
         self,
@@ -451,6 +447,15 @@ class Engine:
                 )
             )
         return hits
+
+
+def _checked_query(query: str | None) -> str:
+    query = (query or "").strip()
+    if not query:
+        raise InputError("the query is empty: type a question")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InputError(f"the query has {len(query)} characters: keep it under {MAX_QUERY_CHARS}")
+    return query
 
 
 def _weighted_terms(tokens: Sequence[str], translation: Translation) -> dict[str, float]:

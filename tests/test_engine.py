@@ -167,3 +167,9 @@ def test_hybrid_fuses_both_real_scores_of_every_candidate(seed_engine: Engine) -
         expected = fusion.lexical_weight * c.lexical_factor * (hit.lexical_score - lo_l) / (hi_l - lo_l)
         expected += fusion.dense_weight * (hit.dense_score - lo_d) / (hi_d - lo_d)
         assert hit.score == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("query", ["", "   ", "x" * 5000])
+def test_candidates_refuse_what_search_refuses(seed_engine: Engine, query: str) -> None:
+    with pytest.raises(InputError):
+        seed_engine.candidates(query)
