@@ -38,6 +38,12 @@ class Question:
     answer: str
     split: str
     kind: str | None = None
+    # Every accepted answer (CMRC 2018 gives up to three); empty means just `answer`.
+    answers: tuple[str, ...] = ()
+
+    @property
+    def all_answers(self) -> tuple[str, ...]:
+        return self.answers or (self.answer,)
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
@@ -205,6 +211,7 @@ def _cmrc_question(qa: dict[str, Any], pid: str, where: str, split: str) -> Ques
         answer=_require(answers[0], "text", f"{where} question {qid} answer 0"),
         split=split,
         kind="cmrc",
+        answers=tuple(dict.fromkeys(a["text"] for a in answers if isinstance(a, dict) and a.get("text"))),
     )
 
 

@@ -88,3 +88,79 @@ def ndcg_at_k(is_relevant: Sequence[bool], k: int, num_relevant: int = 1) -> flo
         )
     ideal = dcg_at_k([True] * min(num_relevant, k), k)
     return dcg_at_k(is_relevant, k) / ideal
+
+
+# --- extractive answers (CMRC 2018's official scoring) ----------------------------
+
+# What CMRC 2018's evaluate script drops before comparing: ASCII and
+# full-width punctuation and whitespace.
+_CMRC_PUNCTUATION = set(
+    "-:_*^/\\~`+=,.!?;'\"()[]{}<>|@#$%&"
+    "，。：？！“”；’《》……·、「」（）－～『』【】〈〉〔〕　 \t\n\r"
+)
+
+
+def cmrc_tokens(text: str) -> list[str]:
+    """CMRC 2018's "mixed segmentation": each CJK character (and punctuation mark)
+    is a token, a run of Latin letters or digits is one token; punctuation and
+    whitespace are then dropped; Latin is lower-cased."""
+    tokens: list[str] = []
+    run = ""
+    for ch in text.lower().strip():
+        if "\u4e00" <= ch <= "\u9fff" or ch in _CMRC_PUNCTUATION:
+            if run:
+                tokens.append(run)
+                run = ""
+            tokens.append(ch)
+        else:
+            run += ch
+    if run:
+        tokens.append(run)
+    return [t for t in (t.strip() for t in tokens) if t and t not in _CMRC_PUNCTUATION]
+
+
+def _longest_common_run(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common contiguous run of tokens (CMRC 2018 scores F1 on it, not on a bag)."""
+    best = 0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0] * (len(b) + 1)
+        for j, y in enumerate(b, start=1):
+            if x == y:
+                current[j] = previous[j - 1] + 1
+                best = max(best, current[j])
+        previous = current
+    return best
+
+
+def cmrc_f1(prediction: str, answers: Sequence[str]) -> float:
+    """CMRC 2018 F1 of a short answer: the best over the gold answers of the
+    F1 of the longest common token run (precision = run / predicted tokens,
+    recall = run / gold tokens). 0.0 for an empty prediction."""
+    pred = cmrc_tokens(prediction)
+    best = 0.0
+    for answer in answers:
+        gold = cmrc_tokens(answer)
+        run = _longest_common_run(pred, gold)
+        if run:
+            p, r = run / len(pred), run / len(gold)
+            best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+def cmrc_exact(prediction: str, answers: Sequence[str]) -> float:
+    """1.0 when the prediction equals a gold answer once punctuation and whitespace are dropped."""
+    pred = "".join(cmrc_tokens(prediction))
+    return 1.0 if pred and any(pred == "".join(cmrc_tokens(a)) for a in answers) else 0.0
+
+
+def squeeze(text: str) -> str:
+    """The text without any whitespace (seed reports are hard-wrapped mid-sentence)."""
+    return "".join(text.split())
+
+
+def answer_in_quotes(answer: str, quotes: Sequence[str]) -> bool:
+    """Whether the gold answer lies inside one cited quote, or across the quotes
+    read in order (whitespace ignored)."""
+    gold = squeeze(answer)
+    return bool(gold) and (any(gold in squeeze(q) for q in quotes) or gold in squeeze("".join(quotes)))

@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jieba
 
@@ -165,7 +166,9 @@ class ChineseTokenizer:
             raise InputError("stopwords is a str: pass an iterable of words, e.g. a set")
         self._stopwords = default_stopwords() if stopwords is None else frozenset(normalize(w) for w in stopwords)
         self._jieba: jieba.Tokenizer | None = None
+        self._tagger: Any = None
         self._lock = threading.Lock()
+        self._tag_lock = threading.Lock()
 
     @property
     def cut(self) -> CutMode:
@@ -202,6 +205,22 @@ class ChineseTokenizer:
                 tokens.append(match.group())
         return tokens
 
+    def tag(self, text: str) -> list[tuple[str, str]]:
+        """`text` cut into (word, part-of-speech) pairs by jieba.posseg with this
+        tokenizer's dictionary (its user words keep their tags: 广阳湾 ns). The
+        words are the text itself, unnormalized, so their lengths give exact offsets."""
+        tagger = self._tagger
+        if tagger is None:
+            import jieba.posseg  # only answers need tags
+
+            with self._lock:
+                tagger = self._tagger
+                if tagger is None:
+                    tagger = jieba.posseg.POSTokenizer(self._dictionary_unlocked())
+                    self._tagger = tagger
+        with self._tag_lock:  # POSTokenizer merges user tags lazily: not safe to share unguarded
+            return [(p.word, p.flag) for p in tagger.cut(text, HMM=True)]
+
     def _cut_run(self, run: str) -> Iterator[str]:
         # The one place that calls jieba; the cut mode is named in the fingerprint.
         jt = self._dictionary()
@@ -213,10 +232,14 @@ class ChineseTokenizer:
         jt = self._jieba
         if jt is None:
             with self._lock:  # searchers share one tokenizer across threads
-                jt = self._jieba
-                if jt is None:
-                    jt = self._load_jieba()
-                    self._jieba = jt
+                jt = self._dictionary_unlocked()
+        return jt
+
+    def _dictionary_unlocked(self) -> jieba.Tokenizer:
+        jt = self._jieba
+        if jt is None:
+            jt = self._load_jieba()
+            self._jieba = jt
         return jt
 
     def _load_jieba(self) -> jieba.Tokenizer:

@@ -1,23 +1,24 @@
-"""Extractive answers: the sentences of the top passages that answer a question, each cited.
+"""Extractive answers: the sentences of the top passages that answer a question,
+each cited, a short answer where the question asks for one, and "not found"
+when the index does not hold the answer.
 
 The answer is never written, only selected: every character of it is a quote
-from a stored document, followed by its `[n]` marker, so every figure in it can
-be checked against `citations[n].quote`, and each quote against the document.
+from a stored document, followed by its `[n]` marker, and the short answer is a
+span of a quoted document, so every figure can be checked against the text.
 
-How a sentence is chosen (weights measured on the seed dev questions, see README):
-- lexical: the idf-weighted share of the question's index terms the sentence
-  holds (for English words, the Chinese terms the engine's query bridge found);
-- dense: cosine similarity of sentence and question with the engine's embedder;
-- a bonus, for "how much / when" questions, for a sentence holding a figure;
-- a penalty for a headline or photo caption (no sentence-final punctuation).
-
-When the answer is "not found" (the evidence is too weak):
-- the question names a place or organisation the index has never seen
-  (上海浦东新区; "Chengdu", through CC-CEDICT's proper nouns);
-- no retrieved passage comes from a document that mentions all the places,
-  organisations and years the question names;
-- the best passage lacks the period (全年, 一季度 ...) or a figure the question names;
-- the best sentence is barely related (score or dense similarity under a threshold).
+Three decisions are learned (index/answer_model.py, refitted by
+`python -m eval.fit_answerer` on CMRC 2018 dev paragraphs and the seed dev
+questions, cross-validated by paragraph):
+- which sentences answer: features of each sentence of the top passages
+  (SENTENCE_FEATURES: coverage of the question's idf-weighted terms in the
+  sentence, its neighbours, its passage and its title; dense similarity; the
+  passage's fused score and ranks; whether it holds a span of the kind asked for);
+- whether to answer at all (DECISION_FEATURES: the best sentence's score, how
+  much of the question the index and the best document know, what the
+  question names that the evidence lacks);
+- which span is the short answer (index/short_answer.py SPAN_FEATURES).
+One rule stays: a question naming a place the index has never seen is "not
+found" at once (a fact, not a guess).
 """
 
 from __future__ import annotations
@@ -33,11 +34,22 @@ from typing import Any
 
 import numpy as np
 
+from index.answer_model import AnswerModels, load_models
+from index.answer_types import AnswerType, detect_answer_type
 from index.backend import Filters
 from index.chunking import sentence_spans
 from index.engine import Engine, SearchResult
 from index.errors import DocumentNotFoundError
 from index.hybrid import SearchMode, cjk_share
+from index.short_answer import (
+    SPAN_FEATURES,
+    Anchors,
+    anchored_spans,
+    candidate_spans,
+    latin_share,
+    span_features,
+)
+from index.short_answer import Span as SpanCandidate
 from index.types import Hit
 
 NOT_FOUND_MESSAGE = "未能在已收录的文档中找到这个问题的可靠答案。"
@@ -47,12 +59,6 @@ NUMBER = re.compile(r"\d+(?:[.,]\d+)*\s?[%‰]?")
 # Runs of Chinese numerals that state a quantity ("三十五", "两千"); a single
 # character such as the 一 of 一体化 is part of a word, not a figure.
 CHINESE_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万亿]{2,}")
-# Questions that ask for a quantity or a date: the answering sentence holds a figure.
-_ASKS_FIGURE = re.compile(
-    r"多少|几[个年月天项家亿万%倍]|多大|多高|多长|多久|比重|增速|增长|何时|哪一?年|什么时候|"
-    r"\bhow (?:many|much|long|large|big|high)\b|\bwhat (?:share|percentage|proportion|rate)\b|\bwhen\b",
-    re.I,
-)
 # Question terms that name a place or an organisation ...
 _NAME_SUFFIX = re.compile(r"(?:省|市|区|县|镇|州|湾|岛|城|谷|园|公司|集团|大学|学院|银行|医院)$")
 # ... except words that name a kind of place rather than one place.
@@ -73,34 +79,73 @@ _FINISHED = re.compile(r"[。！？!?…”’」』）)]$")
 
 @dataclass(frozen=True)
 class AnswerConfig:
-    """How sentences are scored and when the evidence counts as an answer.
+    """How many passages and sentences the answerer looks at and quotes.
 
-    The defaults were chosen on the dev split of eval/questions/seed.jsonl and
-    half of unanswerable.jsonl (see README, "Cited answers").
+    The learned models decide everything else (index/answer_model.py).
     """
 
-    search_depth: int = 10  # hits searched for passages from documents that name the question's names
+    search_depth: int = 10  # hits searched
     passages: int = 4  # the best of those whose sentences are candidates
     max_sentences: int = 3
     max_quote_chars: int = 120  # longer sentences are cut into clause groups
-    lexical_weight: float = 0.5
-    dense_weight: float = 0.5
-    figure_bonus: float = 0.1  # for a sentence with a figure when the question asks for one
-    fragment_penalty: float = 0.1  # for a headline or caption
-    follow_ratio: float = 0.8  # a 2nd or 3rd sentence needs this share of the best score
-    min_score: float = 0.25  # the best sentence must score at least this ...
-    min_dense: float = 0.25  # ... and be at least this similar to the question
+    follow_ratio: float = 0.25  # a 2nd or 3rd sentence needs this share of the best one's probability
     cache_size: int = 4096  # sentence vectors kept between questions
 
     def __post_init__(self) -> None:
-        if not 1 <= self.max_sentences <= 10:
-            raise ValueError(f"max_sentences={self.max_sentences}: use 1 to 10")
+        if not 1 <= self.max_sentences <= 3:
+            raise ValueError(f"max_sentences={self.max_sentences}: use 1 to 3")
         if self.passages < 1 or self.search_depth < self.passages:
             raise ValueError(
                 f"passages={self.passages}, search_depth={self.search_depth}: use 1 <= passages <= search_depth"
             )
-        if self.max_quote_chars < 20:
-            raise ValueError(f"max_quote_chars={self.max_quote_chars}: use at least 20")
+        if not 20 <= self.max_quote_chars <= 120:
+            raise ValueError(f"max_quote_chars={self.max_quote_chars}: use 20 to 120")
+
+
+SENTENCE_FEATURES = (
+    "sentence_terms",  # idf-weighted share of the question's index terms in the sentence
+    "passage_terms",  # ... in its passage
+    "window_terms",  # ... in it and its two neighbours
+    "title_terms",  # ... in its document's title
+    "dense",  # cosine of sentence and question
+    "fused_score",  # the passage's hybrid score
+    "passage_rank",  # 1 / (1 + rank of its passage)
+    "lexical_rank",  # 1 / (1 + BM25 rank of its passage)
+    "has_kind",  # it holds a span of the kind asked for (a name, a time, a figure) that the question lacks
+    "document_start",  # it opens its document (often a definition, seldom the answer)
+    "fragment",  # no final punctuation: a headline or caption
+    "length",  # log of its length
+    "rarest_term",  # it holds the question's rarest index term
+    "bigrams",  # share of the question's Chinese character pairs in the sentence
+    "common_run",  # longest run of the question's characters in the sentence, over the question's length
+    "terms_gap",  # sentence_terms minus the best sentence_terms among the candidates (0 for the best)
+    "dense_gap",  # ... the same for dense
+    "bigrams_gap",  # ... and for bigrams
+    "anchors",  # the question's words around its question word occur in the sentence (longest / 4)
+)
+DECISION_FEATURES = (
+    "best_sentence",  # the best sentence's probability
+    "margin",  # ... minus the second best's
+    "passage_terms",  # share of the question's terms in the best passage
+    "document_terms",  # ... in the best sentence's whole document
+    "known_terms",  # share of the question's idf mass the index knows at all
+    "rarest_term",  # the best sentence holds the question's rarest index term
+    "dense",  # the best sentence's cosine
+    "top_dense",  # the top passage's cosine
+    "missing_named",  # places, years, periods and figures the question names that the evidence lacks
+    "has_kind",  # the best sentence holds a span of the kind asked for
+    "terms",  # log of the number of the question's index terms
+    "passage_bigrams",  # share of the question's Chinese character pairs in the best passage
+    "document_bigrams",  # ... in its whole document
+    "common_run",  # longest run of the question's characters in the best passage, over the question's length
+    "lexical_norm",  # the top passage's BM25 score over the question's total idf
+    "subject_in_document",  # longest run of the question's leading noun phrase found in the best document, over its length
+    "subject_in_passage",  # ... in the best passage
+)
+# How many sentences before the best one a short answer may come from: a
+# report names its subject once ("未来，广阳湾智创生态城将…") and then lists its targets.
+SUBJECT_LOOKBACK = 3
+EXPECTED_FEATURES = {"sentence": SENTENCE_FEATURES, "decision": DECISION_FEATURES, "span": SPAN_FEATURES}
 
 
 @dataclass(frozen=True)
@@ -138,9 +183,9 @@ class Candidate:
     start: int  # in the document
     end: int
     text: str
-    lexical: float = 0.0
     dense: float = 0.0
-    score: float = 0.0
+    score: float = 0.0  # the sentence model's probability
+    features: tuple[float, ...] = ()  # in SENTENCE_FEATURES order
 
 
 @dataclass(frozen=True)
@@ -164,6 +209,41 @@ class Salient:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The span that answers: `text == document_text(doc_id)[start:end]`."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    kind: str  # the answer type asked for: person, place, organization, time, quantity
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "doc_id": self.doc_id, "start": self.start, "end": self.end, "kind": self.kind}
+
+
+@dataclass
+class Analysis:
+    """One question as the answerer sees it before deciding."""
+
+    question: str
+    kind: AnswerType
+    result: SearchResult
+    view: Any
+    k: int
+    terms: dict[str, float] = field(default_factory=dict)
+    known_share: float = 0.0
+    rarest: str = ""
+    salient: Salient | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    core: str = ""  # the question without its question words and punctuation
+    bigrams: frozenset[str] = frozenset()  # its Chinese character pairs
+    subject: str = ""  # its leading noun phrase (大沙地站 of 大沙地站在哪里), NFKC and lower case
+    anchors: Anchors = field(default_factory=lambda: Anchors((), (), False))
+    chinese: bool = True  # mostly Chinese
+
+
+@dataclass(frozen=True)
 class Answer:
     """What /ask returns: the answer text, whether the evidence holds one, the quotes, the passages."""
 
@@ -177,6 +257,8 @@ class Answer:
     composer: str = "extractive"
     terms: tuple[str, ...] = ()  # the question's index terms (bridged ones too): what to highlight
     index_version: str = ""  # the one index version everything above comes from
+    short_answer: ShortAnswer | None = None  # the span that answers a who/where/when/how-many question
+    answer_type: str = ""  # what kind of answer the question asks for
 
 
 # ---- figures ----
@@ -234,11 +316,15 @@ class _VectorCache:
 
 
 class ExtractiveAnswerer:
-    """Answers a question with sentences quoted from the engine's top passages. Thread-safe."""
+    """Answers a question with sentences quoted from the engine's top passages,
+    a short answer where the question asks for a name, a time or a figure, and
+    "not found" when the learned decision says the index does not hold the answer.
+    Thread-safe."""
 
-    def __init__(self, engine: Engine, config: AnswerConfig | None = None) -> None:
+    def __init__(self, engine: Engine, config: AnswerConfig | None = None, models: AnswerModels | None = None) -> None:
         self.engine = engine
         self.config = config or AnswerConfig()
+        self.models = models or load_models(EXPECTED_FEATURES)
         self._cache = _VectorCache(self.config.cache_size)
         self._vocabulary: tuple[str | None, str] = (None, "")
         self._lock = threading.Lock()
@@ -255,69 +341,64 @@ class ExtractiveAnswerer:
         Raises:
             InputError: an empty or over-long question, a bad k or mode (from the engine).
         """
+        analysis = self.analyze(question, k, mode, filters)
+        return replace(self.decide(analysis), index_version=analysis.view.version, answer_type=analysis.kind.value)
+
+    # ---- analysis: everything the decisions look at ----
+
+    def analyze(
+        self,
+        question: str,
+        k: int = 5,
+        mode: SearchMode | str = SearchMode.HYBRID,
+        filters: Filters | None = None,
+    ) -> Analysis:
+        """The search, the question's terms and kind, and every candidate sentence with its features."""
         # One version for the whole answer: the search and every later read of
-        # the index (document texts, term statistics) use the same view, also
-        # while documents are added or deleted meanwhile.
+        # the index (document texts, term statistics) use the same view.
         view = self.engine.backend.view()
-        result = self.engine.search(
-            question, k=max(k, self.config.search_depth), mode=mode, filters=filters, view=view
-        )
-        return replace(self._answer(result, view, k), index_version=view.version)
-
-    def _answer(self, result: SearchResult, view: Any, k: int) -> Answer:
-        config = self.config
-        top = result.hits[:k]
+        result = self.engine.search(question, k=max(k, self.config.search_depth), mode=mode, filters=filters, view=view)
+        kind = detect_answer_type(result.query)
+        analysis = Analysis(result.query, kind, result, view, k)
         if not result.hits:
-            return Answer(result.query, NOT_FOUND_MESSAGE, False, [], [], reason="没有检索到任何相关段落。")
-        terms = self.question_terms(result.tokens, result.bridge.weights() if result.bridge else {}, view)
-        salient = self.salient(result.query, result.tokens, view)
-        if salient.unknown_names:
-            reason = f"文档中没有出现“{'”“'.join(salient.unknown_names)}”。"
-            return _not_found(result.query, top, reason, salient, terms=terms)
-        # Only passages of documents that name the places, organisations and years the question names.
-        required = salient.names + salient.years
-        eligible = [h for h in result.hits if _mentions(view, h.chunk.doc_id, required)]
-        if not eligible:
-            reason = f"没有同时提到“{'”“'.join(required)}”的相关段落。"
-            return _not_found(result.query, top, reason, salient, terms=terms)
-        candidates = self.score(result.query, terms, eligible[: config.passages])
-        if not candidates:
-            return _not_found(result.query, top, "相关段落中没有可以引用的句子。", salient, terms=terms)
-        best = candidates[0]
-        evidence = {
-            **salient.to_dict(),
-            "best_score": round(best.score, 4),
-            "best_lexical": round(best.lexical, 4),
-            "best_dense": round(best.dense, 4),
-        }
-        reason = self.weakness(salient, best)
-        if reason:
-            return _not_found(result.query, top, reason, salient, evidence, terms)
-        chosen = self.select(candidates)
-        citations = [
-            Citation(n, c.hit.chunk.doc_id, c.hit.title, c.hit.source, c.hit.chunk.chunk_id, c.text, c.start, c.end)
-            for n, c in enumerate(chosen, start=1)
-        ]
-        text = "".join(f"{c.text}[{n}]" for n, c in enumerate(chosen, start=1))
-        shown = {h.chunk.chunk_id for h in top}
-        extra = list({c.hit.chunk.chunk_id: c.hit for c in chosen if c.hit.chunk.chunk_id not in shown}.values())
-        return Answer(result.query, text, True, citations, top + extra, "", evidence, terms=tuple(terms))
+            return analysis
+        analysis.terms, analysis.known_share, analysis.rarest = self.question_terms(
+            result.tokens, result.bridge.weights() if result.bridge else {}, view
+        )
+        analysis.salient = self.salient(result.query, result.tokens, view)
+        analysis.core = _QUESTION_WORDS.sub("", unicodedata.normalize("NFKC", result.query).lower())
+        folded = unicodedata.normalize("NFKC", result.query)
+        analysis.anchors = Anchors.of(folded)
+        analysis.chinese = cjk_share(folded) >= 0.5
+        analysis.subject = self.leading_phrase(folded).lower()
+        analysis.bigrams = frozenset(
+            analysis.core[i : i + 2] for i in range(len(analysis.core) - 1) if _CJK_PAIR.match(analysis.core[i : i + 2])
+        )
+        analysis.candidates = self.score(analysis, result.hits[: self.config.passages])
+        return analysis
 
-    # ---- candidates and scores ----
-
-    def question_terms(self, tokens: Sequence[str], bridged: Mapping[str, float], view: Any) -> dict[str, float]:
-        """Each index term of the question with its weight: idf over the index's
-        chunks, times the bridge's weight for a term it translated. Terms the
-        index lacks are left out: no sentence could hold them."""
+    def question_terms(
+        self, tokens: Sequence[str], bridged: Mapping[str, float], view: Any
+    ) -> tuple[dict[str, float], float, str]:
+        """The question's index terms with their weights (idf over the index's
+        chunks, times the bridge's weight for a term it translated); the share of
+        the question's idf mass the index knows at all (a term it lacks counts at
+        the highest idf); and the rarest index term."""
         vocabulary = view.lexical_vocabulary()
         n = max(1, int(view.stats().get("chunks", 1)))
+        unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         weights: dict[str, float] = {}
+        missing = 0.0
         for term, factor in [*((t, 1.0) for t in dict.fromkeys(tokens)), *bridged.items()]:
             df = vocabulary.document_frequency(term)
             if df:
                 idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
                 weights[term] = max(weights.get(term, 0.0), idf * min(1.0, factor))
-        return weights
+            elif factor >= 1.0 and _CJK_WORD.match(term):
+                missing += unseen_idf
+        known = sum(weights.values())
+        rarest = max(weights, key=lambda t: weights[t]) if weights else ""
+        return weights, known / (known + missing) if known + missing else 0.0, rarest
 
     def candidates(self, hits: Sequence[Hit]) -> list[Candidate]:
         """Sentences of the passages, long ones cut at clause marks; a sentence two passages share counts once."""
@@ -333,26 +414,152 @@ class ExtractiveAnswerer:
                         out.append(Candidate(hit, rank, key[1], key[2], text[ps:pe]))
         return out
 
-    def score(self, question: str, terms: Mapping[str, float], hits: Sequence[Hit]) -> list[Candidate]:
-        """Every candidate sentence of `hits`, scored, best first (ties: earlier passage, earlier offset)."""
-        config = self.config
+    def score(self, analysis: Analysis, hits: Sequence[Hit]) -> list[Candidate]:
+        """Every candidate sentence of `hits` with its features and the sentence model's probability, best first."""
         cands = self.candidates(hits)
         if not cands:
             return []
-        total = sum(terms.values())
+        terms = analysis.terms
+        total = sum(terms.values()) or 1.0
         tokenize = self.engine.tokenizer.tokenize
-        lexical = [sum(terms[t] for t in set(tokenize(c.text)) if t in terms) / total if total else 0.0 for c in cands]
-        query_vector = self.engine.embedder.encode_queries([question])[0]
+
+        def share(text: str) -> float:
+            return sum(terms[t] for t in set(tokenize(text)) if t in terms) / total
+
+        question_vector = self.engine.embedder.encode_queries([analysis.question])[0]
         vectors = self._cache.get_many([c.text for c in cands], self.engine.embedder.encode_documents)
-        dense = (vectors @ query_vector).tolist()
-        wants_figure = bool(_ASKS_FIGURE.search(question))
+        dense = (vectors @ question_vector).tolist()
+        passage_share = {h.chunk.chunk_id: share(h.chunk.text) for h in hits}
+        title_share = {h.chunk.doc_id: share(h.title) for h in hits}
+        by_passage: dict[str, list[int]] = {}
+        for i, c in enumerate(cands):
+            by_passage.setdefault(c.hit.chunk.chunk_id, []).append(i)
+        sentence_share = [share(c.text) for c in cands]
+        rows = []
+        for i, (c, den) in enumerate(zip(cands, dense, strict=True)):
+            siblings = by_passage[c.hit.chunk.chunk_id]
+            at = siblings.index(i)
+            window = [cands[j].text for j in siblings[max(0, at - 1) : at + 2]]
+            spans = self.spans(c.text) if analysis.kind.typed else []
+            has_kind = any(analysis.kind in sp.kinds and not _inside_question(sp.text, analysis.question) for sp in spans)
+            features = [
+                sentence_share[i],
+                passage_share[c.hit.chunk.chunk_id],
+                share("".join(window)),
+                title_share[c.hit.chunk.doc_id],
+                float(den),
+                float(c.hit.score),
+                1.0 / (1 + c.rank),
+                1.0 / (1 + c.hit.lexical_rank) if c.hit.lexical_rank is not None else 0.0,
+                1.0 if has_kind else 0.0,
+                1.0 if c.start == 0 else 0.0,
+                0.0 if _FINISHED.search(c.text) else 1.0,
+                math.log(1 + len(c.text)),
+                1.0 if analysis.rarest and analysis.rarest in set(tokenize(c.text)) else 0.0,
+                _bigram_share(analysis.bigrams, c.text),
+                _common_run(analysis.core, c.text),
+            ]
+            anchors = max(
+                (len(a) / 4 for a in [*analysis.anchors.left, *analysis.anchors.right] if a in c.text), default=0.0
+            )
+            rows.append(features + [anchors])
+        # Each sentence against the best of its rivals: which sentence answers is a choice among them.
+        tops = [max(r[j] for r in rows) for j in (0, 4, 13)]
         scored = []
-        for c, lex, den in zip(cands, lexical, dense, strict=True):
-            s = config.lexical_weight * lex + config.dense_weight * den
-            s += config.figure_bonus if wants_figure and numbers_in(c.text) else 0.0
-            s -= 0.0 if _FINISHED.search(c.text) else config.fragment_penalty
-            scored.append(Candidate(c.hit, c.rank, c.start, c.end, c.text, lex, float(den), s))
+        for c, features in zip(cands, rows, strict=True):
+            features[-1:-1] = [features[0] - tops[0], features[4] - tops[1], features[13] - tops[2]]
+            probability = self.models.sentence.probability(features)
+            scored.append(replace(c, features=tuple(features), score=probability, dense=features[4]))
         return sorted(scored, key=lambda c: (-c.score, c.rank, c.start))
+
+    def leading_phrase(self, question: str) -> str:
+        """The words a question opens with, up to its first verb, preposition,
+        particle or question word: usually what it asks about ("2008年度香港小姐竞选")."""
+        words = []
+        for word, flag in self.engine.tokenizer.tag(question):
+            if flag[:1] in ("v", "p", "u", "r", "c", "d") or (flag == "x" and word not in "·-") or _ASKING_WORD.match(word):
+                break
+            words.append(word)
+        phrase = "".join(words).strip()
+        return phrase if len(phrase) >= 2 else ""
+
+    def spans(self, text: str) -> list[SpanCandidate]:
+        return candidate_spans(text, self.engine.tokenizer.tag(text))
+
+    def decision_features(self, analysis: Analysis) -> list[float]:
+        """What the found / not-found decision looks at, in DECISION_FEATURES order."""
+        best = analysis.candidates[0]
+        second = analysis.candidates[1].score if len(analysis.candidates) > 1 else 0.0
+        top = analysis.result.hits[0]
+        terms = analysis.terms
+        total = sum(terms.values()) or 1.0
+        document = _document_text(analysis.view, best.hit.chunk.doc_id)
+        in_document = sum(w for t, w in terms.items() if t in document) / total if document else 0.0
+        missing = self.missing_salient(analysis.salient, best, analysis.view) if analysis.salient else []
+        return [
+            best.score,
+            best.score - second,
+            best.features[1],
+            in_document,
+            analysis.known_share,
+            best.features[12],
+            best.dense,
+            float(top.dense_score or 0.0),
+            float(len(missing)),
+            best.features[8],
+            math.log(1 + len(terms)),
+            _bigram_share(analysis.bigrams, best.hit.chunk.text),
+            _bigram_share(analysis.bigrams, document),
+            _common_run(analysis.core, best.hit.chunk.text),
+            float(top.lexical_score or 0.0) / total,
+            _common_run(analysis.subject, document) if analysis.subject else 1.0,
+            _common_run(analysis.subject, best.hit.chunk.text) if analysis.subject else 1.0,
+        ]
+
+    # ---- the decisions ----
+
+    def decide(self, analysis: Analysis) -> Answer:
+        """Found or not, which sentences to quote, and the short answer."""
+        result, top = analysis.result, analysis.result.hits[: analysis.k]
+        terms = tuple(analysis.terms)
+        if not result.hits:
+            return Answer(result.query, NOT_FOUND_MESSAGE, False, [], [], reason="没有检索到任何相关段落。")
+        salient = analysis.salient
+        assert salient is not None
+        if salient.unknown_names:
+            reason = f"文档中没有出现“{'”“'.join(salient.unknown_names)}”。"
+            return _not_found(result.query, top, reason, salient, terms=terms)
+        if not analysis.candidates:
+            return _not_found(result.query, top, "相关段落中没有可以引用的句子。", salient, terms=terms)
+        features = self.decision_features(analysis)
+        decision = self.models.decision.explain(features)
+        evidence: dict[str, Any] = {
+            **salient.to_dict(),
+            "answer_type": analysis.kind.value,
+            "decision": decision,
+            "best_sentence": self.models.sentence.explain(analysis.candidates[0].features),
+        }
+        if decision["probability"] < self.models.decision.threshold:
+            reason = "最相关的段落与问题的吻合度太低。"
+            missing = self.missing_salient(salient, analysis.candidates[0], analysis.view)
+            if missing:
+                reason = f"最相关的段落中没有出现问题里的“{'”“'.join(missing)}”。"
+            return _not_found(result.query, top, reason, salient, evidence, terms)
+        chosen = self.select(analysis.candidates)
+        short = self.short_answer(analysis, chosen)
+        if short is not None:
+            evidence["short_answer"] = short[1]
+        citations = [
+            Citation(n, c.hit.chunk.doc_id, c.hit.title, c.hit.source, c.hit.chunk.chunk_id, c.text, c.start, c.end)
+            for n, c in enumerate(chosen, start=1)
+        ]
+        text = "".join(f"{c.text}[{n}]" for n, c in enumerate(chosen, start=1))
+        shown = {h.chunk.chunk_id for h in top}
+        extra = list({c.hit.chunk.chunk_id: c.hit for c in chosen if c.hit.chunk.chunk_id not in shown}.values())
+        return Answer(
+            result.query, text, True, citations, top + extra, "", evidence, terms=terms,
+            short_answer=short[0] if short else None, answer_type=analysis.kind.value,
+        )
 
     def select(self, ranked: Sequence[Candidate]) -> list[Candidate]:
         """The best sentence and up to `max_sentences - 1` close seconds, in passage and document order."""
@@ -365,7 +572,60 @@ class ExtractiveAnswerer:
                 chosen.append(cand)
         return sorted(chosen, key=lambda c: (c.rank, c.start))
 
-    # ---- the decision ----
+    def span_rows(
+        self, analysis: Analysis, chosen: Sequence[Candidate]
+    ) -> list[tuple[SpanCandidate, Candidate, list[float]]]:
+        """Each candidate span of the quoted sentences (and the sentence before the
+        best one, where a subject often stands) with its features."""
+        best = max(chosen, key=lambda c: c.score)
+        before = sorted(
+            (c for c in analysis.candidates if c.hit.chunk.chunk_id == best.hit.chunk.chunk_id and c.end <= best.start),
+            key=lambda c: -c.end,
+        )[:SUBJECT_LOOKBACK]
+        distance = {(c.hit.chunk.doc_id, c.start, c.end): i + 1 for i, c in enumerate(before)}
+        rows = []
+        unique = {(c.hit.chunk.doc_id, c.start, c.end): c for c in [*chosen, *before]}
+        anchors = Anchors.of(unicodedata.normalize("NFKC", analysis.question))
+        for key, sentence in unique.items():
+            positions = _term_positions(sentence.text, analysis.terms)
+            tags = self.engine.tokenizer.tag(sentence.text)
+            named = _name_offsets(tags)
+            tagged = [sp for sp in candidate_spans(sentence.text, tags) if analysis.kind in sp.kinds]
+            seen = {(sp.start, sp.end) for sp in tagged}
+            cut = [sp for sp in anchored_spans(sentence.text, anchors, analysis.kind) if (sp.start, sp.end) not in seen]
+            for span, anchored in [*((sp, False) for sp in tagged), *((sp, True) for sp in cut)]:
+                features = span_features(
+                    span, sentence.text, analysis.question, anchors, positions,
+                    sentence is best, sentence.score, sentence.hit.title,
+                    0 if any(sentence is c for c in chosen) else distance.get(key, 0),
+                    anchored, any(span.start <= o < span.end for o in named),
+                )
+                rows.append((span, sentence, features))
+        # Which span answers is a choice among them: each against its best rival.
+        if rows:
+            near_top = max(r[2][1] for r in rows)
+            anchor_top = max(r[2][11] + r[2][12] for r in rows)
+            for _, _, features in rows:
+                features += [features[1] - near_top, features[11] + features[12] - anchor_top]
+        for span, _, features in rows:
+            features.append(latin_share(span.text) if analysis.chinese else 0.0)
+        return rows
+
+    def short_answer(self, analysis: Analysis, chosen: Sequence[Candidate]) -> tuple[ShortAnswer, dict[str, Any]] | None:
+        """The span that answers a who / where / when / how-many question, or None."""
+        if not analysis.kind.typed or not chosen:
+            return None
+        rows = self.span_rows(analysis, chosen)
+        if not rows:
+            return None
+        span, sentence, features = max(rows, key=lambda r: (self.models.span.probability(r[2]), -r[0].start))
+        explain = self.models.span.explain(features)
+        if explain["probability"] < self.models.span.threshold:
+            return None
+        start = sentence.start + span.start
+        return ShortAnswer(span.text, sentence.hit.chunk.doc_id, start, start + len(span.text), analysis.kind.value), explain
+
+    # ---- what the question names ----
 
     def salient(self, question: str, tokens: Sequence[str], view: Any) -> Salient:
         """The places, organisations, periods, years and figures the question names."""
@@ -416,17 +676,82 @@ class ExtractiveAnswerer:
                 self._vocabulary = (view.version, text)
             return text
 
-    def weakness(self, salient: Salient, best: Candidate) -> str:
-        """Why the best sentence does not answer the question (a sentence for the user), or '' when it does."""
+    def missing_salient(self, salient: Salient, best: Candidate, view: Any) -> list[str]:
+        """What the question names that the best sentence's evidence lacks: places
+        and years missing from its document, periods and figures from its passage."""
         passage = best.hit.chunk.text
+        named = salient.names or salient.years
+        document = _document_text(view, best.hit.chunk.doc_id) if named else ""
         figures = {_bare(n) for n in numbers_in(passage)}
-        missing = [p for p in salient.periods if p not in passage]
+        normalized = unicodedata.normalize("NFKC", document)
+        missing = [n for n in [*salient.names, *salient.years] if n not in normalized]
+        missing += [p for p in salient.periods if p not in passage]
         missing += [f for f in salient.figures if f not in figures]
-        if missing:
-            return f"最相关的段落中没有出现问题里的“{'”“'.join(missing)}”。"
-        if best.score < self.config.min_score or best.dense < self.config.min_dense:
-            return "最相关的段落与问题的吻合度太低。"
+        return missing
+
+
+# Words that ask rather than name, and punctuation: left out of the question's character pairs.
+_QUESTION_WORDS = re.compile(
+    r"什么|哪些|哪个|哪家|哪位|哪里|哪儿|哪一|多少|几个|怎样|怎么|如何|为什么|为何|是否|是谁|谁|何时|何地|吗|呢|"
+    r"[\s\W_]+"
+)
+_ASKING_WORD = re.compile(r"^(?:哪|谁|什么|多少|几|何|which|who|what|where|when|how)", re.I)
+_CJK_PAIR = re.compile(r"^[\u3400-\u9fff]{2}$")
+
+
+def _bigram_share(bigrams: frozenset[str], text: str) -> float:
+    if not bigrams:
+        return 0.0
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return sum(b in folded for b in bigrams) / len(bigrams)
+
+
+def _common_run(core: str, text: str) -> float:
+    """Longest substring of `core` found in `text`, over len(core)."""
+    if not core:
+        return 0.0
+    folded = unicodedata.normalize("NFKC", text).lower()
+    best = 0
+    for i in range(len(core)):
+        j = i + best + 1
+        while j <= len(core) and core[i:j] in folded:
+            best = j - i
+            j += 1
+    return best / len(core)
+
+
+def _name_offsets(tags: Sequence[tuple[str, str]]) -> list[int]:
+    """Where words that jieba tagged as person, place or organisation names start."""
+    offsets, at = [], 0
+    for word, flag in tags:
+        if flag in ("nr", "nrt", "nrfg", "ns", "nt"):
+            offsets.append(at)
+        at += len(word)
+    return offsets
+
+
+def _document_text(view: Any, doc_id: str) -> str:
+    try:
+        return str(view.document_text(doc_id))
+    except DocumentNotFoundError:  # deleted since the search began: it answers nothing now
         return ""
+
+
+def _inside_question(span: str, question: str) -> bool:
+    fold = unicodedata.normalize("NFKC", question).lower()
+    return span in question or unicodedata.normalize("NFKC", span).lower() in fold
+
+
+def _term_positions(text: str, terms: Mapping[str, float]) -> list[tuple[int, int]]:
+    """Where the question's (Chinese or Latin) terms occur in `text`, as character spans."""
+    lowered = unicodedata.normalize("NFKC", text).lower()
+    positions = []
+    for term in terms:
+        at = lowered.find(term)
+        while at != -1 and len(positions) < 64:
+            positions.append((at, at + len(term)))
+            at = lowered.find(term, at + 1)
+    return positions
 
 
 def _romanized_prefix(word: str, key: str) -> str:
@@ -457,16 +782,6 @@ def _not_found(
 ) -> Answer:
     evidence = evidence or salient.to_dict()
     return Answer(question, NOT_FOUND_MESSAGE + reason, False, [], passages, reason, evidence, terms=tuple(terms or ()))
-
-
-def _mentions(view: Any, doc_id: str, names: Sequence[str]) -> bool:
-    if not names:
-        return True
-    try:
-        text = view.document_text(doc_id)
-    except DocumentNotFoundError:  # deleted since the search began: it answers nothing now
-        return False
-    return all(name in unicodedata.normalize("NFKC", text) for name in names)
 
 
 def _overlaps(a: Candidate, b: Candidate) -> bool:

@@ -66,6 +66,7 @@ from .schemas import (
     HitOut,
     SearchRequest,
     SearchResponse,
+    ShortAnswerOut,
     Span,
     UploadResponse,
 )
@@ -222,6 +223,9 @@ class Service:
             question=answer.question,
             answer=answer.answer,
             found=answer.found,
+            short_answer=ShortAnswerOut(**answer.short_answer.to_dict()) if answer.short_answer else None,
+            answer_type=answer.answer_type,
+            explain=answer.evidence if request.explain else None,
             citations=[CitationOut(**c.to_dict()) for c in answer.citations],
             passages=[self._hit(h, tokens) for h in answer.passages],
             reason=answer.reason,

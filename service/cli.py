@@ -206,14 +206,40 @@ def search(
 
 
 @app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="a question, in Chinese or English")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=50, help="passages to list beside the answer")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="the answer as POST /ask returns it")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="with --json: the features and weights behind it")] = False,
+    filters: Annotated[
+        list[str] | None, typer.Option("--filter", help="KEY=VALUE on doc_id, source or metadata")
+    ] = None,
+    index_dir: IndexDirOpt = None,
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Answer a question as POST /ask does: the short answer, the cited quotes, or "not found"."""
+    settings = _settings(index_dir, model, threads)
+    parsed_filters = _parse_filters(filters)
+    engine = _open(settings)
+    if not engine.backend.exists():
+        raise IndexNotFoundError(f"no index at {settings.index_dir}: run `policyqa ingest PATH` first")
+    answer = ExtractiveAnswerer(engine).answer(question, k=k, filters=parsed_filters)
+    if as_json:
+        typer.echo(json.dumps(_answer_json(answer, explain), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(_render_answer(answer))
+
+
+@app.command()
 def demo(
     query: Annotated[str, typer.Argument(help="a question")] = "哪个园区提出数字经济增加值占GDP比重达35%？",
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100)] = 3,
     index_dir: IndexDirOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
-    """Ingest the seed reports on first use (embedded model), then answer a question
-    with cited quotes (as POST /ask does) and list the passages behind it."""
+    """Ingest the seed reports on first use (embedded model), then `ask` the question
+    and list the passages behind the answer."""
     settings = _settings(index_dir, None, threads)
     engine = _open(settings)
     if not engine.backend.exists():
@@ -225,10 +251,30 @@ def demo(
     typer.echo(_render(engine.search(query, k=k)))
 
 
+def _answer_json(answer: Answer, explain: bool) -> dict[str, Any]:
+    """The fields of POST /ask's reply that do not depend on HTTP (passages as the CLI's hits)."""
+    return {
+        "question": answer.question,
+        "answer": answer.answer,
+        "found": answer.found,
+        "short_answer": answer.short_answer.to_dict() if answer.short_answer else None,
+        "answer_type": answer.answer_type,
+        "citations": [c.to_dict() for c in answer.citations],
+        "passages": [h.to_dict() for h in answer.passages],
+        "reason": answer.reason,
+        "index_version": answer.index_version,
+        **({"explain": answer.evidence} if explain else {}),
+    }
+
+
 def _render_answer(answer: Answer) -> str:
     if not answer.found:
         return f"not found: {answer.answer}"
-    lines = [f"answer: {answer.answer}"]
+    lines = []
+    if answer.short_answer is not None:
+        s = answer.short_answer
+        lines.append(f"short answer: {s.text}  ({s.kind}) [{s.doc_id} {s.start}-{s.end}]")
+    lines.append(f"answer: {answer.answer}")
     for c in answer.citations:
         lines.append(f"  [{c.n}] {c.title}  [{c.source} {c.start}-{c.end}]")
     return "\n".join(lines)

@@ -39,9 +39,14 @@ def eval_command(
     threads: ThreadsOpt = None,
     bridge: Annotated[str | None, typer.Option("--bridge", help="on | off: English→Chinese query bridge")] = None,
     cut: Annotated[str | None, typer.Option("--cut", help="accurate | search: jieba cut mode of the index")] = None,
+    task: Annotated[str, typer.Option("--task", help="retrieval | answer")] = "retrieval",
 ) -> None:
-    """Recall@1/5/10, MRR@10 and nDCG@10 per language and mode on a question set."""
+    """Retrieval: Recall@1/5/10, MRR@10 and nDCG@10 per language and mode.
+    Answer: answer hit, abstention, short-answer EM/F1 and latency of `/ask`."""
     from eval.suite import load_dataset, model_slug, run_suite
+
+    if task not in ("retrieval", "answer"):
+        raise PolicyQAError(f"unknown --task {task!r}: use retrieval or answer")
 
     mode_list = [m.strip() for m in modes.split(",") if m.strip()]
     fusion_config = FusionConfig(method=FusionMethod.parse(fusion)) if fusion else None
@@ -62,6 +67,17 @@ def eval_command(
         build(engine, bars.update)
         if config.bridge:
             engine.warm_bridge()  # so the timings below are per query, not the one-time build
+        if task == "answer":
+            from .eval_answers import answer_eval
+
+            def open_engine(path: Path) -> Engine:
+                return Engine.open(path, model=model, threads=threads, config=config, tokenizer=tokenizer)
+
+            answer_eval(
+                name, engine, index_dir, questions, corpus, split, open_engine, bars.update,
+                json_out, markdown_out,
+            )
+            return
         try:
             report = run_suite(
                 engine, questions, mode_list, fusion=fusion_config, level=level, split=split,

@@ -52,6 +52,7 @@ class AskRequest(Request):
     k: int = Field(default=5, ge=1, le=API_MAX_K, description="passages to return beside the answer")
     mode: Mode = Mode.hybrid
     filters: dict[str, FilterValue] | None = None
+    explain: bool = Field(default=False, description="return the features and weights behind the answer")
 
 
 class Span(BaseModel):
@@ -102,10 +103,30 @@ class CitationOut(BaseModel):
     end: int
 
 
+class ShortAnswerOut(BaseModel):
+    """The span that answers a who / where / when / how-many question: `text == document text[start:end]`."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    kind: Literal["person", "place", "organization", "time", "quantity"]
+
+
 class AskResponse(BaseModel):
     question: str
     answer: str = Field(description="quoted sentences, each followed by its [n] marker; or the not-found message")
     found: bool
+    short_answer: ShortAnswerOut | None = Field(
+        default=None, description="the span that answers, where the question asks for a name, a time or a figure"
+    )
+    answer_type: str = Field(
+        default="", description="what the question asks for: person, place, organization, time, quantity, "
+        "list or description"
+    )
+    explain: dict[str, Any] | None = Field(
+        default=None, description="with explain=true: each learned decision's features, weights and probability"
+    )
     citations: list[CitationOut]
     passages: list[HitOut] = Field(description="the nearest passages (also when nothing was found)")
     reason: str = Field(default="", description="why nothing was found")

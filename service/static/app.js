@@ -61,11 +61,12 @@
     var form = el("form", { className: "pqa-form", role: "search" },
       [el("div", { className: "pqa-row" }, [input, button]), modes, keyRow, examples]);
     var status = el("div", { className: "pqa-status", role: "status", "aria-live": "polite" });
+    var shortAnswer = el("p", { className: "pqa-short" });
     var answerText = el("p", { className: "pqa-answer-text" });
     var reason = el("p", { className: "pqa-reason" });
     var citations = el("ol", { className: "pqa-citations" });
     var answerBox = el("section", { className: "pqa-answer" },
-      [el("h2", { text: "答案" }), answerText, reason, citations]);
+      [el("h2", { text: "答案" }), shortAnswer, answerText, reason, citations]);
     var list = el("ol", { className: "pqa-list" });
     var listTitle = el("h2", { text: "相关段落" });
     var results = el("section", { className: "pqa-results" }, [listTitle, list]);
@@ -159,6 +160,12 @@
       answerText.textContent = "";
       citations.textContent = "";
       reason.textContent = "";
+      shortAnswer.textContent = "";
+      shortAnswer.hidden = !(ask.found && ask.short_answer);
+      if (ask.found && ask.short_answer) {
+        // The span that answers, in bold above the quotes it comes from.
+        shortAnswer.appendChild(el("strong", { className: "pqa-short-text", text: ask.short_answer.text }));
+      }
       if (ask.found) {
         renderAnswer(ask);
       } else {

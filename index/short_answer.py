@@ -1,0 +1,279 @@
+"""Spans of a sentence that could be a short answer: names (person, place,
+organisation), times and quantities, each with the kinds it could be.
+
+Spans come from jieba.posseg tags (nr person, ns place, nt organisation, nz
+other name, t time, m numeral, q measure word) and from patterns for dates and
+figures with their units. Which span answers is decided by a learned model
+over `span_features` (index/answer_model.py); this module only finds and
+describes the candidates, with offsets into the text it was given.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .answer_types import AnswerType
+
+_NAME_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz", "n", "j", "eng", "ng", "nx", "an", "vn"})
+_PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
+_PLACE_END = re.compile(r"(?:区|城|园|市|省|县|镇|乡|村|岛|湾|国|州|港|山|河|湖|江|海|路|街|站|半岛|大陆|地区|基地|盆地)$")
+_ORG_END = re.compile(
+    r"(?:公司|集团|大学|学院|学校|中学|小学|银行|医院|协会|委员会|局|部|厅|署|中心|研究院|研究所|所|队|俱乐部|会|社|台|厂|"
+    r"政府|法院|机构|组织|乐队|党|军|报|出版社|基金会|实验室|企业)$"
+)
+_TIME = re.compile(
+    r"(?:公元前?)?\d{1,4}\s*(?:[-－–~至到]\s*\d{1,4}\s*)?年代?(?:初期?|中期?|末期?|后期|前期|底|初|末)?"
+    r"(?:\d{1,2}\s*(?:[-－–~至到]\s*\d{1,2}\s*)?月(?:上旬|中旬|下旬|底|初)?)?(?:\d{1,2}\s*日)?"
+    r"|\d{1,2}\s*(?:[-－–~至到]\s*\d{1,2}\s*)?月(?:\d{1,2}\s*日)?(?:上旬|中旬|下旬|底|初)?"
+    r"|\d{1,2}\s*世纪(?:\d{1,2}\s*年代)?(?:初期?|中期?|末期?|后期|前期)?"
+    r"|[一二三四五六七八九十〇零]{2,4}年|[一二三四五六七八九十]{1,3}世纪"
+)
+_UNITS = (
+    "%|‰|％|亿元|万元|千元|元|亿美元|万美元|美元|港元|欧元|日元|英镑|人次|万人|人|个|家|项|名|座|所|条|种|次|届|年|岁|倍|"
+    "平方公里|平方千米|平方米|公顷|亩|千米|公里|厘米|毫米|米|英尺|英里|英寸|吨|万吨|千克|公斤|克|千瓦|兆瓦|瓦|"
+    "分钟|小时|天|日|个月|月|周|度|级|部|本|首|场|位|辆|台|架|艘|层|户|件|册|集|章|卷|篇|分|秒|升|立方米|号|期|支|块|只|头|棵|张"
+)
+_QUANTITY = re.compile(
+    rf"(?:约|近|超过|超|逾|达|共|第)?\s*\d+(?:[.,，]\d+)*\s*(?:多|余)?\s*(?:万|亿|千|百)*\s*(?:{_UNITS})?(?:以上|左右|多)?"
+    rf"|(?:第)?[零〇一二两三四五六七八九十百千万亿]+(?:多|余)?(?:{_UNITS})"
+)
+_TITLE = re.compile(r"《[^《》\n]{1,30}》")
+_PREPOSITION = re.compile(r"(?:以|在|与|和|及|由|对|向|从|于|被|把|同|跟|将)$")
+_COPULA = re.compile(r"(?:是|为|叫|称|名为|称为|叫做|作|即|：|:)\s*[“「《]?$")
+_CLAUSE_START = re.compile(r"(?:^|[，。；！？、：\n]|未来|目前|如今|近年来|此外|同时|其中)\s*[“「]?$")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A candidate short answer: `text == sentence[start:end]`, with the kinds it could be."""
+
+    start: int
+    end: int
+    text: str
+    kinds: frozenset[AnswerType]
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start] in " \t\n\r，。、；：,.;:":
+        start += 1
+    while end > start and text[end - 1] in " \t\n\r，。、；：,.;:":
+        end -= 1
+    return start, end
+
+
+def candidate_spans(text: str, tags: list[tuple[str, str]]) -> list[Span]:
+    """Every span of `text` that could be a short answer.
+
+    `tags` is `text` cut by jieba.posseg (the words must concatenate to `text`).
+    Names are maximal runs of noun-like words (a "·" joins two person names);
+    times and quantities come from patterns. A span is listed once, with every
+    kind it could be.
+    """
+    kinds: dict[tuple[int, int], set[AnswerType]] = {}
+
+    def add(start: int, end: int, kind: AnswerType) -> None:
+        start, end = _strip(text, start, end)
+        if end - start >= 1 and any(ch.isalnum() for ch in text[start:end]):
+            kinds.setdefault((start, end), set()).add(kind)
+
+    offset = 0
+    run: list[tuple[int, int, str, str]] = []
+
+    def close() -> None:
+        if not run:
+            return
+        start, end = run[0][0], run[-1][1]
+        flags = {f for *_, f in run}
+        phrase = text[start:end]
+        if flags & _PERSON_TAGS and not _PLACE_END.search(phrase) and not _ORG_END.search(phrase):
+            add(start, end, AnswerType.PERSON)
+        if "ns" in flags or _PLACE_END.search(phrase):
+            add(start, end, AnswerType.PLACE)
+        if "nt" in flags or _ORG_END.search(phrase):
+            add(start, end, AnswerType.ORGANIZATION)
+        if "eng" in flags or phrase.startswith("《"):  # a foreign name or a title: any name it could be
+            for kind in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.ORGANIZATION):
+                add(start, end, kind)
+        if flags & {"nz", "eng", "j"} or len(run) > 1:
+            add(start, end, AnswerType.DESCRIPTION)  # some other name or term
+        # The last name of a run is often the answer alone (重庆 + 软件园 → also 软件园 alone is not; 布兰科·X is).
+        for i, (s, e, _, f) in enumerate(run):
+            if f in _PERSON_TAGS and i == 0 and len(run) > 1:
+                add(s, e, AnswerType.PERSON)
+            if f == "ns" and i == len(run) - 1 and len(run) > 1:
+                add(s, e, AnswerType.PLACE)
+        run.clear()
+
+    for word, flag in tags:
+        start, end = offset, offset + len(word)
+        offset = end
+        joiner = (word in ("·", "•", "-") and run and run[-1][3] in _PERSON_TAGS) or (
+            word == " " and run and run[-1][3] == "eng"
+        )
+        if flag in _NAME_TAGS or joiner or (run and run[-1][2] in ("·", "•") and flag in _NAME_TAGS):
+            run.append((start, end, word, flag))
+        else:
+            close()
+        if flag == "t":
+            add(start, end, AnswerType.TIME)
+    close()
+    for m in _TITLE.finditer(text):
+        for kind in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.ORGANIZATION, AnswerType.DESCRIPTION):
+            add(m.start(), m.end(), kind)
+    for m in _TIME.finditer(text):
+        add(m.start(), m.end(), AnswerType.TIME)
+    for m in _QUANTITY.finditer(text):
+        if any(ch.isdigit() for ch in m.group()) or re.search(_UNITS, m.group()):
+            add(m.start(), m.end(), AnswerType.QUANTITY)
+    return [Span(s, e, text[s:e], frozenset(k)) for (s, e), k in sorted(kinds.items())]
+
+
+SPAN_FEATURES = (
+    "in_question",  # share of the span's characters that occur in the question
+    "near_terms",  # closeness to the nearest question term in the sentence: exp(-chars / 10)
+    "in_best",  # the span lies in the best sentence (not a neighbouring one)
+    "sentence_score",  # the answer model's probability for the span's sentence
+    "length",  # log of the span's length in characters
+    "clause_start",  # the span opens a clause
+    "after_preposition",  # 以/在/由 ... right before it (an adverbial, not the subject)
+    "after_copula",  # 是/为/叫 ... right before it ("X 是 Y": Y answers "X 是什么/谁")
+    "in_title",  # the span occurs in the document's title
+    "subject_asked",  # the span is a clause's subject and the question asks for its subject (哪个园区提出…)
+    "sentences_before",  # how many sentences before the best one it stands (0 in a quoted one)
+    "left_anchor",  # the question's words just before its question word end right before the span
+    "right_anchor",  # the question's words just after its question word begin right after the span
+    "anchored",  # the span was cut between such anchors rather than found by its tags
+    "name_tag",  # jieba tagged a word of it as a person, place or organisation name
+    "near_gap",  # near_terms minus the best near_terms among the question's spans (0 for the best)
+    "anchor_gap",  # left + right anchor minus the best such sum among the question's spans
+    "latin",  # share of Latin letters in it (a foreign name in brackets seldom answers a Chinese question)
+)
+# A span followed by one of these is the subject of its clause.
+_SUBJECT_NEXT = re.compile(r"^\s*[”」]?(?:将|要|已|正|是|为|在|持续|提出|计划|力争|实现|获得|成为|于|的目标|今年|目前|共|曾|也|还|则|由|所|与|和|设计|创作|主演|担任|发现|发明|建立|创立|领导|率领)")
+# Question words (longest first); where one stands says which role the answer plays.
+_ASKING = re.compile(
+    r"什么时候|什么地方|哪一年|哪一天|哪个月|多少年|哪里|哪儿|何时|何地|何处|什么|哪些|哪个|哪家|哪位|哪所|哪一|哪|谁|多少|几|"
+    r"\b(?:which|who|whom|whose|what|where|when|how)\b",
+    re.I,
+)
+_LEADING_VERB = re.compile(r"(?:位于|坐落于|是|为|在|于|有|叫|称为|名为)")
+_FUNCTION_START = re.compile(r"[了的这那其他她它就也都而并及与和将被把从对]")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+_BREAK = re.compile(r"[，。；、,;（(：:！？!?\n]")
+_NEEDS = {
+    AnswerType.QUANTITY: re.compile(r"[\d零〇一二两三四五六七八九十百千万亿]"),
+    AnswerType.TIME: re.compile(r"\d|年|月|日|世纪|朝|时期|时代|代"),
+}
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """The question's words on either side of its question word, longest first."""
+
+    left: tuple[str, ...]
+    right: tuple[str, ...]
+    asks_subject: bool
+
+    @classmethod
+    def of(cls, question: str) -> Anchors:
+        asking = _ASKING.search(question)
+        if asking is None:
+            return cls((), (), False)
+        before = re.sub(r"[\s，。？?！!、]+$", "", question[: asking.start()])
+        after = re.sub(r"^[\s，。？?！!、]+|[\s，。？?！!]+$", "", question[asking.end() :])
+        # "原址在哪里" → "原址在" and "原址": a report writes 原址位于 as often as 原址在.
+        trimmed = re.sub(r"(?:在|是|于|为|的|有)$", "", before)
+        left = tuple(dict.fromkeys(b[-k:] for k in (4, 3, 2) for b in (before, trimmed) if len(b) >= k))
+        right = tuple(after[o : o + k] for k in (4, 3, 2) for o in (0, 1) if len(after) >= o + k)
+        return cls(left, right, asking.start() <= max(2, len(question) // 5))
+
+
+def anchored_spans(text: str, anchors: Anchors, kind: AnswerType) -> list[Span]:
+    """Spans cut between an occurrence of the question's left words and the next
+    break (or its right words): "固始站位于[河南省固始县段集镇]". Names only: a
+    time or a figure has its own pattern, which gives cleaner edges."""
+    out: dict[tuple[int, int], Span] = {}
+    if kind not in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.ORGANIZATION):
+        return []
+    for left in anchors.left:
+        at = text.find(left)
+        while at != -1:
+            start = at + len(left)
+            stop = _BREAK.search(text, start)
+            end = stop.start() if stop else len(text)
+            for right in anchors.right:
+                found = text.find(right, start, end + len(right))
+                if found != -1:
+                    end = min(end, found)
+                    break
+            start, end = _strip(text, start, end)
+            lead = _LEADING_VERB.match(text, start, end)
+            start = lead.end() if lead else start
+            needs = _NEEDS.get(kind)
+            if 2 <= end - start <= 25 and not _FUNCTION_START.match(text, start) and (
+                needs is None or needs.search(text[start:end])
+            ):
+                out[(start, end)] = Span(start, end, text[start:end], frozenset({kind}))
+            at = text.find(left, at + 1)
+    return list(out.values())
+
+
+def _anchor_score(anchors: tuple[str, ...], text: str, position: int, before: bool) -> float:
+    """len(anchor) / 4 for the longest anchor that ends (before=True) or starts within two characters of `position`."""
+    for anchor in anchors:
+        window = text[max(0, position - len(anchor) - 2) : position] if before else text[position : position + len(anchor) + 2]
+        if anchor in window:
+            return len(anchor) / 4
+    return 0.0
+
+
+def span_features(
+    span: Span,
+    sentence: str,
+    question: str,
+    anchors: Anchors,
+    term_positions: list[tuple[int, int]],
+    in_best: bool,
+    sentence_score: float,
+    title: str,
+    sentences_before: int = 0,
+    anchored: bool = False,
+    name_tag: bool = False,
+) -> list[float]:
+    """The features of `span` (offsets in `sentence`), in `SPAN_FEATURES` order.
+    `term_positions`: where the question's terms occur in `sentence`."""
+    chars = [ch for ch in span.text if not ch.isspace()]
+    in_question = sum(ch in question for ch in chars) / max(1, len(chars))
+    gaps = [
+        max(0, s - span.end, span.start - e)
+        for s, e in term_positions
+        if e <= span.start or s >= span.end
+    ]
+    near = math.exp(-min(gaps) / 10) if gaps else 0.0
+    before = sentence[max(0, span.start - 6) : span.start]
+    subject = bool(_CLAUSE_START.search(before)) and bool(_SUBJECT_NEXT.search(sentence[span.end : span.end + 6]))
+    return [
+        in_question,
+        near,
+        1.0 if in_best else 0.0,
+        sentence_score,
+        math.log(1 + len(chars)),
+        1.0 if _CLAUSE_START.search(before) else 0.0,
+        1.0 if _PREPOSITION.search(before) else 0.0,
+        1.0 if _COPULA.search(before) else 0.0,
+        1.0 if span.text in title else 0.0,
+        1.0 if subject and anchors.asks_subject else 0.0,
+        float(sentences_before),
+        _anchor_score(anchors.left, sentence, span.start, before=True),
+        _anchor_score(anchors.right, sentence, span.end, before=False),
+        1.0 if anchored else 0.0,
+        1.0 if name_tag else 0.0,
+    ]
+
+
+def latin_share(text: str) -> float:
+    """Share of Latin letters among the non-space characters of `text`."""
+    chars = [ch for ch in text if not ch.isspace()]
+    return len(_LATIN_LETTER.findall(text)) / max(1, len(chars))

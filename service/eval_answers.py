@@ -1,0 +1,62 @@
+"""`policyqa eval --task answer`: wires the answerer to eval/answer_eval.py and prints its tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import typer
+
+from eval.answer_eval import (
+    AnswerFn,
+    load_unanswerable,
+    run_cmrc,
+    run_seed,
+    to_json,
+    to_markdown,
+    with_answer_splits,
+)
+from eval.datasets import Question, default_cmrc_path, load_cmrc2018
+from index.engine import Engine
+from index.errors import PolicyQAError
+
+UNANSWERABLE = Path(__file__).resolve().parent.parent / "eval" / "questions" / "unanswerable.jsonl"
+
+
+def answer_eval(
+    name: str,
+    engine: Engine,
+    index_dir: Path,
+    questions: Sequence[Question],
+    corpus: Path | None,
+    split: str,
+    open_engine: Callable[[Path], Engine],
+    progress: Callable[[str, int, int], None],
+    json_out: Path | None,
+    markdown_out: Path | None,
+) -> None:
+    from .answer import ExtractiveAnswerer
+
+    def factory(engine: Engine) -> AnswerFn:
+        return ExtractiveAnswerer(engine).answer
+
+    if name == "cmrc2018":
+        docs, _ = load_cmrc2018(corpus or default_cmrc_path())
+        questions = with_answer_splits(docs, questions)
+    chosen = [q for q in questions if split in ("all", None) or q.split == split]
+    if name == "cmrc2018":
+        rows = run_cmrc(engine, index_dir, docs, chosen, factory, index_dir.parent / f"{index_dir.name}-folds",
+                        open_engine, progress)
+    elif name == "seed":
+        unanswerable = [q for q in load_unanswerable(UNANSWERABLE) if split in ("all", None) or q.split == split]
+        rows = run_seed(engine, factory, chosen, unanswerable, progress)
+    else:
+        raise PolicyQAError(f"--task answer runs on seed or cmrc2018, not {name!r}")
+    table = to_markdown(name, rows)
+    typer.echo(f"answer task, dataset {name}, split {split}, model {engine.embedder.model_id}")
+    typer.echo(table)
+    if json_out:
+        json_out.write_text(json.dumps(to_json(name, rows), ensure_ascii=False, indent=1), encoding="utf-8")
+    if markdown_out:
+        markdown_out.write_text(table + "\n", encoding="utf-8")
