@@ -54,8 +54,8 @@ class AnswerRow:
     found: bool
     hit: bool  # present: the gold answer is inside the quotes (False when not found)
     short: str  # the short answer's text ('' when none)
-    exact: float
-    f1: float
+    exact: float | None  # None where the question set has no short gold answer (the seed set)
+    f1: float | None
     quotes: int
     longest_quote: int
     ms: float
@@ -90,6 +90,7 @@ def ask_one(answer_fn: AnswerFn, q: Question, dataset: str, condition: str) -> A
     short = short_obj.text if short_obj is not None else ""
     present = condition == "present"
     golds = q.all_answers
+    short_gold = q.kind == "cmrc"  # the seed set's answers are context spans, not short answers
     return AnswerRow(
         qid=q.qid,
         dataset=dataset,
@@ -100,8 +101,8 @@ def ask_one(answer_fn: AnswerFn, q: Question, dataset: str, condition: str) -> A
         found=bool(answer.found),
         hit=present and bool(quotes) and any(answer_in_quotes(g, quotes) for g in golds),
         short=short,
-        exact=cmrc_exact(short, golds) if present and short else 0.0,
-        f1=cmrc_f1(short, golds) if present and short else 0.0,
+        exact=None if not short_gold else cmrc_exact(short, golds) if present and short else 0.0,
+        f1=None if not short_gold else cmrc_f1(short, golds) if present and short else 0.0,
         quotes=len(quotes),
         longest_quote=max((len(q_) for q_ in quotes), default=0),
         ms=ms,
@@ -185,8 +186,8 @@ def summarize(rows: Sequence[AnswerRow]) -> dict[str, Any]:
         "abstention": mean([not r.found for r in absent]),
         "typed": len(typed),
         "short_given": mean([bool(r.short) for r in typed]),
-        "exact": mean([r.exact for r in typed]),
-        "f1": mean([r.f1 for r in typed]),
+        "exact": mean([r.exact for r in typed if r.exact is not None]),
+        "f1": mean([r.f1 for r in typed if r.f1 is not None]),
         "mean_quotes": mean([r.quotes for r in present if r.found]),
         "longest_quote": max((r.longest_quote for r in rows), default=0),
         "p50_ms": _percentile(ms, 50),
@@ -223,14 +224,15 @@ def _cell(value: Any, digits: int = 3) -> str:
 def to_markdown(dataset: str, rows: Sequence[AnswerRow]) -> str:
     """One table: a line per group."""
     head = (
-        "| group | present | answer hit | false abstention | absent | abstention | typed | short given "
-        "| short EM | short F1 | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| group | present | answer hit | false abstention | quotes | absent | abstention | typed | short given "
+        "| short EM | short F1 | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [f"**{dataset}**", "", head]
     for name, chosen in groups(rows).items():
         s = summarize(chosen)
         lines.append(
-            f"| {name} | {s['present']} | {_cell(s['answer_hit'])} | {_cell(s['false_abstention'])} | {s['absent']} "
+            f"| {name} | {s['present']} | {_cell(s['answer_hit'])} | {_cell(s['false_abstention'])} "
+            f"| {_cell(s['mean_quotes'], 2)} | {s['absent']} "
             f"| {_cell(s['abstention'])} | {s['typed']} | {_cell(s['short_given'])} | {_cell(s['exact'])} "
             f"| {_cell(s['f1'])} | {_cell(s['p50_ms'], 0)} | {_cell(s['p95_ms'], 0)} |"
         )
@@ -295,9 +297,7 @@ def run_seed(
     """Every seed question (present) and every unanswerable one (absent) against the seed index."""
     answer = make_answerer(engine)
     step = _counting(progress, "ask", len(answerable) + len(unanswerable))
-    return ask_all(answer, answerable, "seed", "present", step) + ask_all(
-        answer, unanswerable, "seed", "absent", step
-    )
+    return ask_all(answer, answerable, "seed", "present", step) + ask_all(answer, unanswerable, "seed", "absent", step)
 
 
 def run_cmrc(

@@ -41,7 +41,10 @@ from .metrics import answer_in_quotes, cmrc_f1
 from .suite import SEED_CORPUS, SEED_QUESTIONS
 
 UNANSWERABLE = SEED_QUESTIONS.with_name("unanswerable.jsonl")
-SPAN_LABEL_F1 = 0.5  # a span counts as the short answer when its CMRC F1 with the gold is at least this
+SPAN_LABEL_F1 = 0.5
+# Seed rows count this many times in the fits: they are the product's own kind of
+# text (long hard-wrapped reports, English questions), a few dozen against CMRC's ~1,300.
+SEED_WEIGHT = 5.0  # a span counts as the short answer when its CMRC F1 with the gold is at least this
 
 
 def prior_models() -> AnswerModels:
@@ -60,19 +63,31 @@ def prior_models() -> AnswerModels:
 
 
 def fit_linear(
-    x: np.ndarray, y: np.ndarray, groups: np.ndarray, features: tuple[str, ...], folds: int, name: str
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    features: tuple[str, ...],
+    folds: int,
+    name: str,
+    weights: np.ndarray | None = None,
 ) -> tuple[LinearModel, np.ndarray]:
     """A standardized logistic regression on all rows, and out-of-fold probabilities by group."""
+    w = np.ones(len(y)) if weights is None else weights
     oof = np.zeros(len(y))
     for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
         scaler = StandardScaler().fit(x[train])
-        model = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(x[train]), y[train])
+        model = LogisticRegression(C=1.0, max_iter=2000).fit(
+            scaler.transform(x[train]), y[train], sample_weight=w[train]
+        )
         oof[test] = model.predict_proba(scaler.transform(x[test]))[:, 1]
     scaler = StandardScaler().fit(x)
-    model = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(x), y)
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(x), y, sample_weight=w)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     linear = LinearModel(
-        features, tuple(map(float, scaler.mean_)), tuple(map(float, scale)), tuple(map(float, model.coef_[0])),
+        features,
+        tuple(map(float, scaler.mean_)),
+        tuple(map(float, scale)),
+        tuple(map(float, model.coef_[0])),
         float(model.intercept_[0]),
     )
     auc = roc_auc_score(y, oof) if 0 < y.sum() < len(y) else float("nan")
@@ -116,6 +131,23 @@ def collect(args: argparse.Namespace) -> list[tuple[Question, str, Analysis, Ext
     return rows
 
 
+def print_top_k(rows: list[Any], oof: np.ndarray, labels: np.ndarray) -> None:
+    """How often the gold answer is in the top 1/2/3 sentences by out-of-fold score (CMRC present)."""
+    at, hits = 0, {1: 0, 2: 0, 3: 0}
+    n = 0
+    for q, condition, analysis, _ in rows:
+        if condition != "present" or not analysis.candidates:
+            continue
+        size = len(analysis.candidates)
+        if q.kind == "cmrc":
+            order = np.argsort(-oof[at : at + size], kind="stable")
+            for k in hits:
+                hits[k] += bool(labels[at : at + size][order[:k]].any())
+            n += 1
+        at += size
+    print("  out of fold, gold in the top k sentences: " + ", ".join(f"k={k} {v / n:.3f}" for k, v in hits.items()))
+
+
 def typed_ids(rows: list[Any]) -> set[str]:
     return {q.qid for q, c, a, _ in rows if c == "present" and a.kind.typed and q.kind == "cmrc"}
 
@@ -149,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     group = lambda q: q.gold_doc if q.gold_doc != "-" else f"unanswerable-{q.qid}"  # noqa: E731
 
     # 1. sentences: does the sentence hold the gold answer?
-    sx, sy, sg = [], [], []
+    sx, sy, sg, sw = [], [], [], []
     for q, condition, analysis, _ in rows:
         if condition != "present" or not analysis.candidates:
             continue
@@ -157,38 +189,67 @@ def main(argv: list[str] | None = None) -> int:
             sx.append(c.features)
             sy.append(any(answer_in_quotes(g, [c.text]) for g in q.all_answers))
             sg.append(group(q))
+            sw.append(1.0 if q.kind == "cmrc" else SEED_WEIGHT)
     present = [(q, a) for q, c, a, _ in rows if c == "present" and q.kind == "cmrc"]
-    in_passages = np.mean([any(answer_in_quotes(g, [h.chunk.text for h in a.result.hits[:4]]) for g in q.all_answers)
-                           for q, a in present])
-    in_candidates = np.mean([any(answer_in_quotes(g, [c.text]) for g in q.all_answers for c in a.candidates)
-                             for q, a in present])
-    print(f"CMRC present: gold answer in the top 4 passages {in_passages:.3f}, in a candidate sentence {in_candidates:.3f}")
-    sentence, _ = fit_linear(np.array(sx), np.array(sy), np.array(sg), SENTENCE_FEATURES, args.folds, "sentence")
-    for _, _, analysis, answerer in rows:
+    in_passages = np.mean(
+        [any(answer_in_quotes(g, [h.chunk.text for h in a.result.hits[:4]]) for g in q.all_answers) for q, a in present]
+    )
+    in_candidates = np.mean(
+        [any(answer_in_quotes(g, [c.text]) for g in q.all_answers for c in a.candidates) for q, a in present]
+    )
+    print(
+        f"CMRC present: gold answer in the top 4 passages {in_passages:.3f}, "
+        f"in a candidate sentence {in_candidates:.3f}"
+    )
+    sentence, sentence_oof = fit_linear(
+        np.array(sx), np.array(sy), np.array(sg), SENTENCE_FEATURES, args.folds, "sentence", np.array(sw)
+    )
+    print_top_k(rows, sentence_oof, np.array(sy))
+    if args.dump:
+        qids = [q.qid for q, c, a, _ in rows if c == "present" and a.candidates for _ in a.candidates]
+        np.savez(args.dump.with_suffix(".sentences.npz"), x=np.array(sx), y=np.array(sy), g=np.array(sg), q=np.array(qids))
+    for _, _, analysis, _ in rows:
         rescore(analysis, sentence)
 
     # 2. the decision: does the index hold the answer?
-    dx, dy, dg, dhit = [], [], [], []
+    dx, dy, dg, dhit, dw = [], [], [], [], []
     for q, condition, analysis, answerer in rows:
         if not analysis.candidates or (analysis.salient and analysis.salient.unknown_names):
             continue
         dx.append(answerer.decision_features(analysis))
         dy.append(condition == "present")
         dg.append(group(q))
+        dw.append(1.0 if q.kind == "cmrc" else SEED_WEIGHT)
         chosen = answerer.select(analysis.candidates)
-        dhit.append(condition == "present" and any(answer_in_quotes(g, [c.text for c in chosen]) for g in q.all_answers))
+        dhit.append(
+            condition == "present" and any(answer_in_quotes(g, [c.text for c in chosen]) for g in q.all_answers)
+        )
     y = np.array(dy)
     if args.dump:
         import json
 
         kept = [(q, c, a) for q, c, a, _ in rows if a.candidates and not (a.salient and a.salient.unknown_names)]
-        args.dump.write_text(json.dumps([
-            {"q": q.question, "condition": c, "answer": q.answer, "features": x, "hit": h,
-             "best": a.candidates[0].text, "passage": a.candidates[0].hit.chunk.text[:200]}
-            for (q, c, a), x, h in zip(kept, dx, dhit, strict=True)
-        ], ensure_ascii=False, indent=0), encoding="utf-8")
+        args.dump.write_text(
+            json.dumps(
+                [
+                    {
+                        "q": q.question,
+                        "condition": c,
+                        "answer": q.answer,
+                        "features": x,
+                        "hit": h,
+                        "best": a.candidates[0].text,
+                        "passage": a.candidates[0].hit.chunk.text[:200],
+                    }
+                    for (q, c, a), x, h in zip(kept, dx, dhit, strict=True)
+                ],
+                ensure_ascii=False,
+                indent=0,
+            ),
+            encoding="utf-8",
+        )
     print(f"present questions whose chosen sentences hold the answer: {np.mean(np.array(dhit)[y]):.3f}")
-    decision, oof = fit_linear(np.array(dx), y, np.array(dg), DECISION_FEATURES, args.folds, "decision")
+    decision, oof = fit_linear(np.array(dx), y, np.array(dg), DECISION_FEATURES, args.folds, "decision", np.array(dw))
     threshold, hit, abstention = best_threshold(oof[y], np.array(dhit)[y], oof[~y])
     print(f"decision threshold {threshold:.2f}: out-of-fold answer hit {hit:.3f}, abstention {abstention:.3f}")
     decision = replace(decision, threshold=threshold)
@@ -227,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
 
     info: dict[str, Any] = {
         "fitted_by": "python -m eval.fit_answerer",
-        "data": "CMRC 2018 every fifth paragraph (answer_eval.answer_split) present+absent, seed dev + unanswerable dev",
+        "data": "CMRC 2018 every fifth paragraph (answer_eval.answer_split) present+absent, "
+        "seed dev + unanswerable dev",
         "folds": f"GroupKFold({args.folds}) by paragraph / seed report",
         "rows": {"sentence": len(sy), "decision": len(dy), "span": len(py)},
         "out_of_fold": {"answer_hit": round(hit, 4), "abstention": round(abstention, 4), "short_f1": round(span_f1, 4)},

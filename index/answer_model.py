@@ -53,7 +53,9 @@ class LinearModel:
             raise AnswerModelError("linear model has a non-positive scale: refit with `python -m eval.fit_answerer`")
 
     def logit(self, x: Sequence[float]) -> float:
-        return self.intercept + sum(c * (v - m) / s for c, v, m, s in zip(self.coef, x, self.mean, self.scale, strict=True))
+        return self.intercept + sum(
+            c * (v - m) / s for c, v, m, s in zip(self.coef, x, self.mean, self.scale, strict=True)
+        )
 
     def probability(self, x: Sequence[float]) -> float:
         z = self.logit(x)
@@ -94,7 +96,9 @@ class LinearModel:
                 threshold=float(obj["threshold"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise AnswerModelError(f"answer model {name!r} is malformed ({exc!r}): refit with `python -m eval.fit_answerer`") from exc
+            raise AnswerModelError(
+                f"answer model {name!r} is malformed ({exc!r}): refit with `python -m eval.fit_answerer`"
+            ) from exc
         if tuple(model.features) != tuple(expected):
             raise AnswerModelError(
                 f"answer model {name!r} was fitted on features {list(model.features)}, this code computes "
@@ -125,9 +129,7 @@ class AnswerModels:
         tmp.replace(path)
 
 
-def load_models(
-    expected: Mapping[str, Sequence[str]], path: Path | None = None
-) -> AnswerModels:
+def load_models(expected: Mapping[str, Sequence[str]], path: Path | None = None) -> AnswerModels:
     """Read the models from JSON (default: the one shipped in index/resources).
 
     `expected` maps each model's name to the features the code computes for it.
@@ -140,11 +142,15 @@ def load_models(
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise AnswerModelError(f"cannot read answer model {path} ({exc.strerror}): refit with `python -m eval.fit_answerer`") from exc
+        raise AnswerModelError(
+            f"cannot read answer model {path} ({exc.strerror}): refit with `python -m eval.fit_answerer`"
+        ) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise AnswerModelError(f"answer model {path} is not JSON: refit with `python -m eval.fit_answerer`") from exc
     if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
-        raise AnswerModelError(f"answer model {path} is not in format {MODEL_FORMAT}: refit with `python -m eval.fit_answerer`")
+        raise AnswerModelError(
+            f"answer model {path} is not in format {MODEL_FORMAT}: refit with `python -m eval.fit_answerer`"
+        )
     return AnswerModels(
         sentence=LinearModel.from_json(obj.get("sentence", {}), expected["sentence"], "sentence"),
         decision=LinearModel.from_json(obj.get("decision", {}), expected["decision"], "decision"),

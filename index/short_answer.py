@@ -18,7 +18,9 @@ from .answer_types import AnswerType
 
 _NAME_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz", "n", "j", "eng", "ng", "nx", "an", "vn"})
 _PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
-_PLACE_END = re.compile(r"(?:区|城|园|市|省|县|镇|乡|村|岛|湾|国|州|港|山|河|湖|江|海|路|街|站|半岛|大陆|地区|基地|盆地)$")
+_PLACE_END = re.compile(
+    r"(?:区|城|园|市|省|县|镇|乡|村|岛|湾|国|州|港|山|河|湖|江|海|路|街|站|半岛|大陆|地区|基地|盆地)$"
+)
 _ORG_END = re.compile(
     r"(?:公司|集团|大学|学院|学校|中学|小学|银行|医院|协会|委员会|局|部|厅|署|中心|研究院|研究所|所|队|俱乐部|会|社|台|厂|"
     r"政府|法院|机构|组织|乐队|党|军|报|出版社|基金会|实验室|企业)$"
@@ -36,7 +38,7 @@ _UNITS = (
     "分钟|小时|天|日|个月|月|周|度|级|部|本|首|场|位|辆|台|架|艘|层|户|件|册|集|章|卷|篇|分|秒|升|立方米|号|期|支|块|只|头|棵|张"
 )
 _QUANTITY = re.compile(
-    rf"(?:约|近|超过|超|逾|达|共|第)?\s*\d+(?:[.,，]\d+)*\s*(?:多|余)?\s*(?:万|亿|千|百)*\s*(?:{_UNITS})?(?:以上|左右|多)?"
+    rf"(?:约|近|超过|超|逾|第)?\s*\d+(?:[.,，]\d+)*\s*(?:多|余)?\s*(?:万|亿|千|百)*\s*(?:{_UNITS})?(?:以上|左右|多)?"
     rf"|(?:第)?[零〇一二两三四五六七八九十百千万亿]+(?:多|余)?(?:{_UNITS})"
 )
 _TITLE = re.compile(r"《[^《》\n]{1,30}》")
@@ -151,7 +153,9 @@ SPAN_FEATURES = (
     "latin",  # share of Latin letters in it (a foreign name in brackets seldom answers a Chinese question)
 )
 # A span followed by one of these is the subject of its clause.
-_SUBJECT_NEXT = re.compile(r"^\s*[”」]?(?:将|要|已|正|是|为|在|持续|提出|计划|力争|实现|获得|成为|于|的目标|今年|目前|共|曾|也|还|则|由|所|与|和|设计|创作|主演|担任|发现|发明|建立|创立|领导|率领)")
+_SUBJECT_NEXT = re.compile(
+    r"^\s*[”」]?(?:将|要|已|正|是|为|在|持续|提出|计划|力争|实现|获得|成为|于|的目标|今年|目前|共|曾|也|还|则|由|所|与|和|设计|创作|主演|担任|发现|发明|建立|创立|领导|率领)"
+)
 # Question words (longest first); where one stands says which role the answer plays.
 _ASKING = re.compile(
     r"什么时候|什么地方|哪一年|哪一天|哪个月|多少年|哪里|哪儿|何时|何地|何处|什么|哪些|哪个|哪家|哪位|哪所|哪一|哪|谁|多少|几|"
@@ -212,8 +216,10 @@ def anchored_spans(text: str, anchors: Anchors, kind: AnswerType) -> list[Span]:
             lead = _LEADING_VERB.match(text, start, end)
             start = lead.end() if lead else start
             needs = _NEEDS.get(kind)
-            if 2 <= end - start <= 25 and not _FUNCTION_START.match(text, start) and (
-                needs is None or needs.search(text[start:end])
+            if (
+                2 <= end - start <= 25
+                and not _FUNCTION_START.match(text, start)
+                and (needs is None or needs.search(text[start:end]))
             ):
                 out[(start, end)] = Span(start, end, text[start:end], frozenset({kind}))
             at = text.find(left, at + 1)
@@ -221,9 +227,13 @@ def anchored_spans(text: str, anchors: Anchors, kind: AnswerType) -> list[Span]:
 
 
 def _anchor_score(anchors: tuple[str, ...], text: str, position: int, before: bool) -> float:
-    """len(anchor) / 4 for the longest anchor that ends (before=True) or starts within two characters of `position`."""
+    """len(anchor) / 4 for the longest anchor that ends (before=True) or starts
+    within two characters of `position`; line breaks inside the text are ignored."""
     for anchor in anchors:
-        window = text[max(0, position - len(anchor) - 2) : position] if before else text[position : position + len(anchor) + 2]
+        reach = len(anchor) + 6
+        window = text[max(0, position - reach) : position] if before else text[position : position + reach]
+        squeezed = "".join(window.split())
+        window = squeezed[-(len(anchor) + 2) :] if before else squeezed[: len(anchor) + 2]
         if anchor in window:
             return len(anchor) / 4
     return 0.0
@@ -246,11 +256,7 @@ def span_features(
     `term_positions`: where the question's terms occur in `sentence`."""
     chars = [ch for ch in span.text if not ch.isspace()]
     in_question = sum(ch in question for ch in chars) / max(1, len(chars))
-    gaps = [
-        max(0, s - span.end, span.start - e)
-        for s, e in term_positions
-        if e <= span.start or s >= span.end
-    ]
+    gaps = [max(0, s - span.end, span.start - e) for s, e in term_positions if e <= span.start or s >= span.end]
     near = math.exp(-min(gaps) / 10) if gaps else 0.0
     before = sentence[max(0, span.start - 6) : span.start]
     subject = bool(_CLAUSE_START.search(before)) and bool(_SUBJECT_NEXT.search(sentence[span.end : span.end + 6]))

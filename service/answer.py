@@ -41,6 +41,7 @@ from index.chunking import sentence_spans
 from index.engine import Engine, SearchResult
 from index.errors import DocumentNotFoundError
 from index.hybrid import SearchMode, cjk_share
+from index.reader import TransformersReader
 from index.short_answer import (
     SPAN_FEATURES,
     Anchors,
@@ -118,10 +119,16 @@ SENTENCE_FEATURES = (
     "rarest_term",  # it holds the question's rarest index term
     "bigrams",  # share of the question's Chinese character pairs in the sentence
     "common_run",  # longest run of the question's characters in the sentence, over the question's length
-    "terms_gap",  # sentence_terms minus the best sentence_terms among the candidates (0 for the best)
-    "dense_gap",  # ... the same for dense
-    "bigrams_gap",  # ... and for bigrams
+    "local_terms",  # share of the question's terms, each weighted by how few candidate sentences hold it
+    "local_bigrams",  # ... the same for its character pairs
     "anchors",  # the question's words around its question word occur in the sentence (longest / 4)
+    "english",  # the question is not mostly Chinese
+    "figures",  # share of the question's figures (35%, 2025, 1,800) the sentence states too
+    "sentence_terms_gap",  # sentence_terms minus the best among the candidates (0 for the best)
+    "dense_gap",  # ... the same for dense
+    "bigrams_gap",  # ... for bigrams
+    "local_terms_gap",  # ... for local_terms
+    "local_bigrams_gap",  # ... and for local_bigrams
 )
 DECISION_FEATURES = (
     "best_sentence",  # the best sentence's probability
@@ -139,8 +146,9 @@ DECISION_FEATURES = (
     "document_bigrams",  # ... in its whole document
     "common_run",  # longest run of the question's characters in the best passage, over the question's length
     "lexical_norm",  # the top passage's BM25 score over the question's total idf
-    "subject_in_document",  # longest run of the question's leading noun phrase found in the best document, over its length
+    "subject_in_document",  # longest run of the question's leading noun phrase in the best document, over its length
     "subject_in_passage",  # ... in the best passage
+    "english",  # the question is not mostly Chinese
 )
 # How many sentences before the best one a short answer may come from: a
 # report names its subject once ("未来，广阳湾智创生态城将…") and then lists its targets.
@@ -321,8 +329,16 @@ class ExtractiveAnswerer:
     "not found" when the learned decision says the index does not hold the answer.
     Thread-safe."""
 
-    def __init__(self, engine: Engine, config: AnswerConfig | None = None, models: AnswerModels | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        config: AnswerConfig | None = None,
+        models: AnswerModels | None = None,
+        reader: TransformersReader | None = None,
+    ) -> None:
+        """`reader`: a local extractive QA model that gives the short answer instead of the span model."""
         self.engine = engine
+        self.reader = reader
         self.config = config or AnswerConfig()
         self.models = models or load_models(EXPECTED_FEATURES)
         self._cache = _VectorCache(self.config.cache_size)
@@ -371,8 +387,12 @@ class ExtractiveAnswerer:
         analysis.anchors = Anchors.of(folded)
         analysis.chinese = cjk_share(folded) >= 0.5
         analysis.subject = self.leading_phrase(folded).lower()
+        # An English question's Chinese is what the bridge found for it.
+        chinese_text = analysis.core if analysis.chinese else " ".join(
+            t for t, w in (result.bridge.weights() if result.bridge else {}).items() if w >= 0.5
+        )
         analysis.bigrams = frozenset(
-            analysis.core[i : i + 2] for i in range(len(analysis.core) - 1) if _CJK_PAIR.match(analysis.core[i : i + 2])
+            chinese_text[i : i + 2] for i in range(len(chinese_text) - 1) if _CJK_PAIR.match(chinese_text[i : i + 2])
         )
         analysis.candidates = self.score(analysis, result.hits[: self.config.passages])
         return analysis
@@ -422,54 +442,69 @@ class ExtractiveAnswerer:
         terms = analysis.terms
         total = sum(terms.values()) or 1.0
         tokenize = self.engine.tokenizer.tokenize
+        tokens = [set(tokenize(c.text)) for c in cands]
 
-        def share(text: str) -> float:
-            return sum(terms[t] for t in set(tokenize(text)) if t in terms) / total
+        def share(words: set[str]) -> float:
+            return sum(terms[t] for t in words if t in terms) / total
 
+        # Local weights: a question term most candidates share (the subject, usually)
+        # says little about which of them answers; a rare one says much.
+        local = {t: math.log(1 + len(cands) / (1 + sum(t in w for w in tokens))) for t in terms}
+        local_total = sum(local.values()) or 1.0
+        local_bigram = {
+            b: math.log(1 + len(cands) / (1 + sum(b in _folded(c.text) for c in cands))) for b in analysis.bigrams
+        }
+        bigram_total = sum(local_bigram.values()) or 1.0
         question_vector = self.engine.embedder.encode_queries([analysis.question])[0]
         vectors = self._cache.get_many([c.text for c in cands], self.engine.embedder.encode_documents)
         dense = (vectors @ question_vector).tolist()
-        passage_share = {h.chunk.chunk_id: share(h.chunk.text) for h in hits}
-        title_share = {h.chunk.doc_id: share(h.title) for h in hits}
+        passage_share = {h.chunk.chunk_id: share(set(tokenize(h.chunk.text))) for h in hits}
+        title_share = {h.chunk.doc_id: share(set(tokenize(h.title))) for h in hits}
         by_passage: dict[str, list[int]] = {}
         for i, c in enumerate(cands):
             by_passage.setdefault(c.hit.chunk.chunk_id, []).append(i)
-        sentence_share = [share(c.text) for c in cands]
-        rows = []
+        anchor_words = [*analysis.anchors.left, *analysis.anchors.right]
+        question_figures = {_bare(n) for n in numbers_in(analysis.question)}
+        rows: list[dict[str, float]] = []
         for i, (c, den) in enumerate(zip(cands, dense, strict=True)):
             siblings = by_passage[c.hit.chunk.chunk_id]
             at = siblings.index(i)
-            window = [cands[j].text for j in siblings[max(0, at - 1) : at + 2]]
+            window = set().union(*(tokens[j] for j in siblings[max(0, at - 1) : at + 2]))
             spans = self.spans(c.text) if analysis.kind.typed else []
-            has_kind = any(analysis.kind in sp.kinds and not _inside_question(sp.text, analysis.question) for sp in spans)
-            features = [
-                sentence_share[i],
-                passage_share[c.hit.chunk.chunk_id],
-                share("".join(window)),
-                title_share[c.hit.chunk.doc_id],
-                float(den),
-                float(c.hit.score),
-                1.0 / (1 + c.rank),
-                1.0 / (1 + c.hit.lexical_rank) if c.hit.lexical_rank is not None else 0.0,
-                1.0 if has_kind else 0.0,
-                1.0 if c.start == 0 else 0.0,
-                0.0 if _FINISHED.search(c.text) else 1.0,
-                math.log(1 + len(c.text)),
-                1.0 if analysis.rarest and analysis.rarest in set(tokenize(c.text)) else 0.0,
-                _bigram_share(analysis.bigrams, c.text),
-                _common_run(analysis.core, c.text),
-            ]
-            anchors = max(
-                (len(a) / 4 for a in [*analysis.anchors.left, *analysis.anchors.right] if a in c.text), default=0.0
-            )
-            rows.append(features + [anchors])
+            folded = _folded(c.text)
+            rows.append({
+                "sentence_terms": share(tokens[i]),
+                "passage_terms": passage_share[c.hit.chunk.chunk_id],
+                "window_terms": share(window),
+                "title_terms": title_share[c.hit.chunk.doc_id],
+                "dense": float(den),
+                "fused_score": float(c.hit.score),
+                "passage_rank": 1.0 / (1 + c.rank),
+                "lexical_rank": 1.0 / (1 + c.hit.lexical_rank) if c.hit.lexical_rank is not None else 0.0,
+                "has_kind": float(any(
+                    analysis.kind in sp.kinds and not _inside_question(sp.text, analysis.question) for sp in spans
+                )),
+                "document_start": 1.0 if c.start == 0 else 0.0,
+                "fragment": 0.0 if _FINISHED.search(c.text) else 1.0,
+                "length": math.log(1 + len(c.text)),
+                "rarest_term": 1.0 if analysis.rarest and analysis.rarest in tokens[i] else 0.0,
+                "bigrams": _bigram_share(analysis.bigrams, c.text),
+                "common_run": _common_run(analysis.core, c.text),
+                "local_terms": sum(w for t, w in local.items() if t in tokens[i]) / local_total,
+                "local_bigrams": sum(w for b, w in local_bigram.items() if b in folded) / bigram_total,
+                "anchors": max((len(a) / 4 for a in anchor_words if a in folded), default=0.0),
+                "english": 0.0 if analysis.chinese else 1.0,
+                "figures": _figure_share(question_figures, c.text),
+            })
         # Each sentence against the best of its rivals: which sentence answers is a choice among them.
-        tops = [max(r[j] for r in rows) for j in (0, 4, 13)]
+        for name in ("sentence_terms", "dense", "bigrams", "local_terms", "local_bigrams"):
+            top = max(r[name] for r in rows)
+            for r in rows:
+                r[f"{name}_gap"] = r[name] - top
         scored = []
-        for c, features in zip(cands, rows, strict=True):
-            features[-1:-1] = [features[0] - tops[0], features[4] - tops[1], features[13] - tops[2]]
-            probability = self.models.sentence.probability(features)
-            scored.append(replace(c, features=tuple(features), score=probability, dense=features[4]))
+        for c, r in zip(cands, rows, strict=True):
+            features = tuple(r[name] for name in SENTENCE_FEATURES)
+            scored.append(replace(c, features=features, score=self.models.sentence.probability(features), dense=r["dense"]))
         return sorted(scored, key=lambda c: (-c.score, c.rank, c.start))
 
     def leading_phrase(self, question: str) -> str:
@@ -477,7 +512,8 @@ class ExtractiveAnswerer:
         particle or question word: usually what it asks about ("2008年度香港小姐竞选")."""
         words = []
         for word, flag in self.engine.tokenizer.tag(question):
-            if flag[:1] in ("v", "p", "u", "r", "c", "d") or (flag == "x" and word not in "·-") or _ASKING_WORD.match(word):
+            stop = flag[:1] in ("v", "p", "u", "r", "c", "d") or (flag == "x" and word not in "·-")
+            if stop or _ASKING_WORD.match(word):
                 break
             words.append(word)
         phrase = "".join(words).strip()
@@ -499,14 +535,14 @@ class ExtractiveAnswerer:
         return [
             best.score,
             best.score - second,
-            best.features[1],
+            _feature(best, "passage_terms"),
             in_document,
             analysis.known_share,
-            best.features[12],
+            _feature(best, "rarest_term"),
             best.dense,
             float(top.dense_score or 0.0),
             float(len(missing)),
-            best.features[8],
+            _feature(best, "has_kind"),
             math.log(1 + len(terms)),
             _bigram_share(analysis.bigrams, best.hit.chunk.text),
             _bigram_share(analysis.bigrams, document),
@@ -514,6 +550,7 @@ class ExtractiveAnswerer:
             float(top.lexical_score or 0.0) / total,
             _common_run(analysis.subject, document) if analysis.subject else 1.0,
             _common_run(analysis.subject, best.hit.chunk.text) if analysis.subject else 1.0,
+            0.0 if analysis.chinese else 1.0,
         ]
 
     # ---- the decisions ----
@@ -575,8 +612,8 @@ class ExtractiveAnswerer:
     def span_rows(
         self, analysis: Analysis, chosen: Sequence[Candidate]
     ) -> list[tuple[SpanCandidate, Candidate, list[float]]]:
-        """Each candidate span of the quoted sentences (and the sentence before the
-        best one, where a subject often stands) with its features."""
+        """Each candidate span of the quoted sentences of the best one's passage (and
+        of the sentences before it there, where a subject often stands) with its features."""
         best = max(chosen, key=lambda c: c.score)
         before = sorted(
             (c for c in analysis.candidates if c.hit.chunk.chunk_id == best.hit.chunk.chunk_id and c.end <= best.start),
@@ -584,7 +621,9 @@ class ExtractiveAnswerer:
         )[:SUBJECT_LOOKBACK]
         distance = {(c.hit.chunk.doc_id, c.start, c.end): i + 1 for i, c in enumerate(before)}
         rows = []
-        unique = {(c.hit.chunk.doc_id, c.start, c.end): c for c in [*chosen, *before]}
+        # Only the best sentence's own passage: a quote from another report answers nothing about this subject.
+        same = [c for c in chosen if c.hit.chunk.chunk_id == best.hit.chunk.chunk_id]
+        unique = {(c.hit.chunk.doc_id, c.start, c.end): c for c in [*same, *before]}
         anchors = Anchors.of(unicodedata.normalize("NFKC", analysis.question))
         for key, sentence in unique.items():
             positions = _term_positions(sentence.text, analysis.terms)
@@ -611,10 +650,14 @@ class ExtractiveAnswerer:
             features.append(latin_share(span.text) if analysis.chinese else 0.0)
         return rows
 
-    def short_answer(self, analysis: Analysis, chosen: Sequence[Candidate]) -> tuple[ShortAnswer, dict[str, Any]] | None:
+    def short_answer(
+        self, analysis: Analysis, chosen: Sequence[Candidate]
+    ) -> tuple[ShortAnswer, dict[str, Any]] | None:
         """The span that answers a who / where / when / how-many question, or None."""
         if not analysis.kind.typed or not chosen:
             return None
+        if self.reader is not None:
+            return self.read_short_answer(analysis, chosen)
         rows = self.span_rows(analysis, chosen)
         if not rows:
             return None
@@ -623,7 +666,22 @@ class ExtractiveAnswerer:
         if explain["probability"] < self.models.span.threshold:
             return None
         start = sentence.start + span.start
-        return ShortAnswer(span.text, sentence.hit.chunk.doc_id, start, start + len(span.text), analysis.kind.value), explain
+        short = ShortAnswer(span.text, sentence.hit.chunk.doc_id, start, start + len(span.text), analysis.kind.value)
+        return short, explain
+
+    def read_short_answer(
+        self, analysis: Analysis, chosen: Sequence[Candidate]
+    ) -> tuple[ShortAnswer, dict[str, Any]] | None:
+        """The reader model's span of the best sentence's passage."""
+        assert self.reader is not None
+        best = max(chosen, key=lambda c: c.score)
+        chunk = best.hit.chunk
+        found = self.reader.read(analysis.question, chunk.text)
+        if found is None:
+            return None
+        start = chunk.start + found.start
+        explain = {"reader": str(self.reader.path), "score": round(found.score, 4)}
+        return ShortAnswer(found.text, chunk.doc_id, start, start + len(found.text), analysis.kind.value), explain
 
     # ---- what the question names ----
 
@@ -699,10 +757,26 @@ _ASKING_WORD = re.compile(r"^(?:哪|谁|什么|多少|几|何|which|who|what|whe
 _CJK_PAIR = re.compile(r"^[\u3400-\u9fff]{2}$")
 
 
+def _figure_share(figures: set[str], text: str) -> float:
+    if not figures:
+        return 0.0
+    stated = {_bare(n) for n in numbers_in(text)}
+    return sum(f in stated for f in figures) / len(figures)
+
+
+def _feature(candidate: Candidate, name: str) -> float:
+    return candidate.features[SENTENCE_FEATURES.index(name)]
+
+
+def _folded(text: str) -> str:
+    """NFKC, lower case, no whitespace (reports are hard-wrapped mid-word)."""
+    return "".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
 def _bigram_share(bigrams: frozenset[str], text: str) -> float:
     if not bigrams:
         return 0.0
-    folded = unicodedata.normalize("NFKC", text).lower()
+    folded = "".join(unicodedata.normalize("NFKC", text).lower().split())  # reports are hard-wrapped
     return sum(b in folded for b in bigrams) / len(bigrams)
 
 
@@ -710,7 +784,7 @@ def _common_run(core: str, text: str) -> float:
     """Longest substring of `core` found in `text`, over len(core)."""
     if not core:
         return 0.0
-    folded = unicodedata.normalize("NFKC", text).lower()
+    folded = "".join(unicodedata.normalize("NFKC", text).lower().split())
     best = 0
     for i in range(len(core)):
         j = i + best + 1

@@ -49,6 +49,7 @@ from index.errors import (
     UnsupportedFormatError,
 )
 from index.ingest import SUPPORTED_SUFFIXES, document_from_bytes
+from index.reader import open_reader
 from index.types import Hit
 
 from .answer import ExtractiveAnswerer
@@ -139,7 +140,7 @@ class Service:
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
         self.engine = engine
-        self.answerer = ExtractiveAnswerer(engine)
+        self.answerer = ExtractiveAnswerer(engine, reader=open_reader(settings.reader))
         self.composer = (
             ChatComposer(
                 LLMConfig(

@@ -17,6 +17,7 @@ from index.backend import Filters
 from index.engine import Engine, EngineConfig, IngestReport, SearchResult
 from index.errors import IndexNotFoundError, PolicyQAError
 from index.hybrid import FusionConfig, FusionMethod, SearchMode
+from index.reader import open_reader
 
 from .answer import Answer, ExtractiveAnswerer
 from .progress import ProgressBars
@@ -224,7 +225,8 @@ def ask(
     engine = _open(settings)
     if not engine.backend.exists():
         raise IndexNotFoundError(f"no index at {settings.index_dir}: run `policyqa ingest PATH` first")
-    answer = ExtractiveAnswerer(engine).answer(question, k=k, filters=parsed_filters)
+    answerer = ExtractiveAnswerer(engine, reader=open_reader(settings.reader))
+    answer = answerer.answer(question, k=k, filters=parsed_filters)
     if as_json:
         typer.echo(json.dumps(_answer_json(answer, explain), ensure_ascii=False, indent=2))
     else:
@@ -246,7 +248,7 @@ def demo(
         typer.echo(f"first run: ingesting {settings.seeds_dir} into {settings.index_dir}", err=True)
         with ProgressBars() as bars:
             _print_report(engine.ingest([settings.seeds_dir], progress=bars.update), settings.index_dir)
-    typer.echo(_render_answer(ExtractiveAnswerer(engine).answer(query)))
+    typer.echo(_render_answer(ExtractiveAnswerer(engine, reader=open_reader(settings.reader)).answer(query)))
     typer.echo("")
     typer.echo(_render(engine.search(query, k=k)))
 

@@ -46,8 +46,16 @@ def answer_eval(
         questions = with_answer_splits(docs, questions)
     chosen = [q for q in questions if split in ("all", None) or q.split == split]
     if name == "cmrc2018":
-        rows = run_cmrc(engine, index_dir, docs, chosen, factory, index_dir.parent / f"{index_dir.name}-folds",
-                        open_engine, progress)
+        rows = run_cmrc(
+            engine,
+            index_dir,
+            docs,
+            chosen,
+            factory,
+            index_dir.parent / f"{index_dir.name}-folds",
+            open_engine,
+            progress,
+        )
     elif name == "seed":
         unanswerable = [q for q in load_unanswerable(UNANSWERABLE) if split in ("all", None) or q.split == split]
         rows = run_seed(engine, factory, chosen, unanswerable, progress)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     max_k: int = Field(default=API_MAX_K, ge=1, le=API_MAX_K, description="most hits one request may ask for")
 
     # ---- optional generated answers (OpenAI-compatible chat endpoint) ----
+    reader: Path | None = Field(
+        default=None, description="a local extractive QA model folder (transformers) for short answers"
+    )
     llm_url: str | None = Field(
         default=None, description="base URL, e.g. http://127.0.0.1:11434/v1; unset: extractive only"
     )

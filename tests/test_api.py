@@ -104,7 +104,26 @@ def test_ask_35_percent_park_in_english(client: TestClient) -> None:
     first = body["citations"][0]
     assert Path(first["source"]).stem == SEED_000 and first["n"] == 1
     assert set(first) == {"n", "doc_id", "title", "source", "chunk_id", "quote", "start", "end"}
-    assert body["answer"].endswith("[1]") and first["chunk_id"] in {p["chunk_id"] for p in body["passages"]}
+    assert body["answer"].endswith(f"[{len(quotes)}]")
+    assert first["chunk_id"] in {p["chunk_id"] for p in body["passages"]}
+    assert body["answer_type"] == "place" and body["explain"] is None
+    assert body["short_answer"]["text"] == "广阳湾智创生态城" and body["short_answer"]["kind"] == "place"
+
+
+def test_ask_explain_shows_each_decision(client: TestClient, seed_index: Path, usem: UsemEmbedder) -> None:
+    body = client.post("/ask", json={"question": "哪个园区提出数字经济增加值占GDP比重达35%？", "explain": True}).json()
+    explain = body["explain"]
+    assert explain["answer_type"] == "place"
+    for part in ("decision", "best_sentence", "short_answer"):
+        assert 0 <= explain[part]["probability"] <= 1 and explain[part]["features"]
+    short = body["short_answer"]
+    text = open_engine(seed_index, usem).backend.view().document_text(short["doc_id"])
+    assert text[short["start"] : short["end"]] == short["text"] == "广阳湾智创生态城"
+
+
+def test_ask_about_a_missing_office_holder_is_not_found(client: TestClient) -> None:
+    body = client.post("/ask", json={"question": "重庆经开区管委会主任是谁？"}).json()
+    assert body["found"] is False and body["short_answer"] is None and body["answer_type"] == "person"
 
 
 def test_ask_pudong_is_not_found(client: TestClient) -> None:

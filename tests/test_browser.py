@@ -146,6 +146,13 @@ def test_page_answers_with_a_clickable_citation(page: Any, api: str) -> None:
     ask(page, QUESTION)
     answer = page.locator(".pqa-answer-text")
     expect(answer).to_contain_text("数字经济增加值占GDP比重达35%", timeout=30_000)
+    short = page.locator(".pqa-short strong.pqa-short-text")  # in bold, above the quotes
+    expect(short).to_have_text("广阳湾智创生态城")
+    assert page.evaluate(
+        "() => document.querySelector('.pqa-short').compareDocumentPosition("
+        "document.querySelector('.pqa-answer-text')) & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
+    assert int(page.evaluate("getComputedStyle(document.querySelector('.pqa-short-text')).fontWeight")) >= 700
     assert page.evaluate("window.sawLoading") is True
     expect(page.locator(".pqa-citations li").first).to_contain_text(SEED_000)
     expect(page.locator(".pqa-hit mark.pqa-match").first).to_be_visible()  # highlighted matches
@@ -169,6 +176,7 @@ def test_page_not_found_empty_and_error_messages(page: Any, api: str) -> None:
     box = page.locator(".pqa-answer.pqa-not-found")
     expect(box).to_contain_text("未找到可靠答案", timeout=30_000)
     expect(box).to_contain_text("上海浦东新区")
+    expect(page.locator(".pqa-short")).to_be_hidden()
     expect(page.locator(".pqa-results h2")).to_have_text("最接近的段落")
 
     page.route(
@@ -200,6 +208,7 @@ def test_widget_on_another_origin(page: Any, api: str, portal: Portal) -> None:
     expect(box).to_be_visible(timeout=30_000)  # the host page hides its own inputs: styles stay apart
     ask(page, QUESTION)
     expect(page.locator(".policyqa-widget .pqa-answer-text")).to_contain_text("35%", timeout=30_000)
+    expect(page.locator(".policyqa-widget .pqa-short-text")).to_have_text("广阳湾智创生态城")
     expect(page.locator(".policyqa-widget .pqa-citations li").first).to_contain_text(SEED_000)
     assert page.errors == []  # type: ignore[attr-defined]
 

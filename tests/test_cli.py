@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,17 +123,70 @@ def test_demo_ingests_the_seeds_once_and_answers_with_a_citation(tmp_path: Path,
     proc = run("demo", question, "--index-dir", index_dir, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "first run: ingesting" in proc.stderr
-    answer, citation = proc.stdout.splitlines()[:2]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("short answer: 广阳湾智创生态城  (place)")
+    answer = lines[1]
     assert answer.startswith("answer: ") and "数字经济增加值占GDP比重达35%" in answer
-    source, span = citation.rsplit("[", 1)[1].rstrip("]").split()
-    start, end = (int(x) for x in span.split("-"))
-    assert source.endswith("000_6c3b29e3f385016a.txt")
+    quotes = [q for q in re.split(r"\[\d+\]", answer.removeprefix("answer: ")) if q]
     view = Engine.open(Path(index_dir), embedder=usem).backend.view()
-    doc = next(d for d in view.documents() if d.source == source)
-    quote = answer.removeprefix("answer: ").removesuffix("[1]")
-    assert view.document_text(doc.doc_id)[start:end] == quote
+    for quote, citation in zip(quotes, lines[2 : 2 + len(quotes)], strict=True):
+        source, span = citation.rsplit("[", 1)[1].rstrip("]").split()
+        start, end = (int(x) for x in span.split("-"))
+        assert source.endswith("000_6c3b29e3f385016a.txt")
+        doc = next(d for d in view.documents() if d.source == source)
+        assert view.document_text(doc.doc_id)[start:end] == quote
 
     again = run("demo", "上海浦东新区2021年GDP是多少？", "--index-dir", index_dir, cwd=tmp_path, env=env)
     assert again.returncode == 0, again.stderr
     assert "first run" not in again.stderr
     assert again.stdout.startswith("not found: ") and "上海浦东新区" in again.stdout.splitlines()[0]
+
+
+# ---- policyqa ask ----
+
+
+def test_ask_json_matches_the_document(cli_index: Path, tmp_path: Path, usem: UsemEmbedder) -> None:
+    question = "哪个园区提出数字经济增加值占GDP比重达35%？"
+    proc = run("ask", question, "--json", "--explain", "--index-dir", str(cli_index), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    reply = json.loads(proc.stdout)
+    assert reply["found"] is True and reply["answer_type"] == "place"
+    short = reply["short_answer"]
+    view = Engine.open(cli_index, embedder=usem).backend.view()
+    assert short["text"] == "广阳湾智创生态城"
+    assert view.document_text(short["doc_id"])[short["start"] : short["end"]] == short["text"]
+    for c in reply["citations"]:
+        assert view.document_text(c["doc_id"])[c["start"] : c["end"]] == c["quote"]
+        assert len(c["quote"]) <= 120
+    assert 1 <= len(reply["citations"]) <= 3
+    decision = reply["explain"]["decision"]
+    assert set(decision["features"]) >= {"known_terms", "subject_in_passage"} and 0 <= decision["probability"] <= 1
+
+
+def test_ask_about_an_absent_subject_is_not_found(cli_index: Path, tmp_path: Path) -> None:
+    proc = run("ask", "上海浦东新区2021年GDP是多少？", "--json", "--index-dir", str(cli_index), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    reply = json.loads(proc.stdout)
+    assert reply["found"] is False and reply["short_answer"] is None and reply["citations"] == []
+    assert "上海浦东新区" in reply["reason"] and reply["passages"]
+    plain = run("ask", "上海浦东新区2021年GDP是多少？", "--index-dir", str(cli_index), cwd=tmp_path)
+    assert plain.returncode == 0 and plain.stdout.startswith("not found: ")
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["ask", ""], "empty"),
+        (["ask", "   "], "empty"),
+        (["ask", "数字经济", "--filter", "novalue"], "KEY=VALUE"),
+        (["ask", "数" * 2001], "2000"),
+    ],
+)
+def test_ask_errors(cli_index: Path, tmp_path: Path, args: list[str], needle: str) -> None:
+    proc = run(*args, "--index-dir", str(cli_index), cwd=tmp_path)
+    assert_one_line_error(proc, needle)
+
+
+def test_ask_before_ingest_is_a_one_line_error(tmp_path: Path) -> None:
+    proc = run("ask", "数字经济", "--index-dir", str(tmp_path / "none"), cwd=tmp_path)
+    assert_one_line_error(proc, "no index", "policyqa ingest")

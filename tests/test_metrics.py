@@ -92,3 +92,36 @@ def test_k_below_one_is_rejected(fn: Callable[..., float]) -> None:
 def test_ndcg_num_relevant_below_one_is_rejected() -> None:
     with pytest.raises(ValueError, match="num_relevant=0"):
         ndcg_at_k([F], 10, num_relevant=0)
+
+
+# ---- CMRC 2018 short-answer scoring ----
+
+
+def test_cmrc_tokens_split_chinese_by_character_and_keep_latin_words() -> None:
+    from eval.metrics import cmrc_tokens
+
+    assert cmrc_tokens("1998年5月 Apple公司，") == ["1998", "年", "5", "月", "apple", "公", "司"]
+    assert cmrc_tokens("“，。”") == []
+
+
+def test_cmrc_f1_is_over_the_longest_common_run() -> None:
+    from eval.metrics import cmrc_exact, cmrc_f1
+
+    # pred 1998 年 (2 tokens), gold 1998 年 5 月 (4): run 2, P = 1, R = 0.5, F1 = 2/3
+    assert cmrc_f1("1998年", ["1998年5月"]) == pytest.approx(2 / 3)
+    # the best of several gold answers counts
+    assert cmrc_f1("张三", ["李四", "张三"]) == 1.0
+    # a common run, not a bag: 甲乙 vs 乙甲 share runs of length 1 only: P = R = 1/2
+    assert cmrc_f1("甲乙", ["乙甲"]) == pytest.approx(0.5)
+    assert cmrc_f1("", ["张三"]) == 0.0
+    assert cmrc_exact("“张三”", ["张三"]) == 1.0
+    assert cmrc_exact("张三丰", ["张三"]) == 0.0 and cmrc_exact("", [""]) == 0.0
+
+
+def test_answer_in_quotes_ignores_line_breaks_and_reads_across_quotes() -> None:
+    from eval.metrics import answer_in_quotes
+
+    assert answer_in_quotes("数字经济增加值占GDP比重达35%", ["数字经济增\n加值占GDP比重达35%。"])
+    assert answer_in_quotes("甲乙丙", ["……甲乙", "丙……"])  # an answer straddling two consecutive quotes
+    assert not answer_in_quotes("甲乙丙", [])
+    assert not answer_in_quotes("", ["甲"])

@@ -1,0 +1,83 @@
+"""answer_eval: fold splits, absent-condition indexes and the summary arithmetic."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from eval.answer_eval import AnswerRow, absent_engines, answer_split, ask_one, fold_of, summarize, to_markdown
+from eval.datasets import Question
+from index.embedders import UsemEmbedder
+from index.engine import Engine
+from index.types import Document
+
+
+def row(
+    condition: str, found: bool, hit: bool, qtype: str = "place", f1: float | None = 0.0, ms: float = 10.0
+) -> AnswerRow:
+    return AnswerRow("q", "cmrc2018", condition, "heldout", "zh", qtype, found, hit, "", f1, f1, 1, 10, ms)
+
+
+def test_folds_and_splits() -> None:
+    assert [fold_of(i) for i in (0, 9, 10, 49, 50)] == [0, 0, 1, 4, 0]
+    assert [answer_split(i) for i in (0, 1, 5, 10)] == ["dev", "heldout", "dev", "dev"]
+
+
+def test_summary_arithmetic() -> None:
+    rows = [
+        row("present", True, True, f1=1.0),
+        row("present", True, False, f1=0.5),
+        row("present", False, False, qtype="description", f1=0.0),
+        row("absent", False, False, f1=None),
+        row("absent", True, False, f1=None),
+    ]
+    s = summarize(rows)
+    # 1 of 3 present questions has the gold in its quotes; 1 of 3 was refused; 1 of 2 absent refused
+    assert s["answer_hit"] == pytest.approx(1 / 3) and s["false_abstention"] == pytest.approx(1 / 3)
+    assert s["abstention"] == 0.5
+    # short answers over the 2 typed present rows: (1.0 + 0.5) / 2
+    assert s["typed"] == 2 and s["f1"] == 0.75
+    assert "| all | 3 | 0.333 | 0.333 | 1.00 | 2 | 0.500 | 2 |" in to_markdown("cmrc2018", rows)
+
+
+def test_ask_one_scores_quotes_and_short_answers() -> None:
+    q = Question("c1", "固始站位于哪里？", "zh", "P1", "河南省固始县", "dev", "cmrc", ("河南省固始县",))
+    quote = SimpleNamespace(quote="固始站位于河南省固始县段集镇。")
+    answer = SimpleNamespace(found=True, citations=[quote], short_answer=SimpleNamespace(text="河南省固始县段集镇"))
+    r = ask_one(lambda _: answer, q, "cmrc2018", "present")
+    assert r.hit and r.qtype == "place" and r.exact == 0.0
+    assert r.f1 == pytest.approx(2 * (6 / 9) * 1 / (6 / 9 + 1))  # run 6 of 9 predicted, 6 of 6 gold
+    absent = ask_one(lambda _: answer, q, "cmrc2018", "absent")
+    assert not absent.hit and absent.found
+
+
+def test_absent_engines_copy_the_index_less_each_fold(tmp_path: Path, usem: UsemEmbedder) -> None:
+    docs = [
+        Document(
+            f"P{i}",
+            f"标题{i}",
+            f"t/P{i}",
+            f"第{i}段讲述园区{i}号的发展目标。",
+            hashlib.sha256(str(i).encode()).hexdigest(),
+        )
+        for i in range(12)
+    ]
+    full = Engine.open(tmp_path / "full", embedder=usem)
+    full.apply(docs)
+    opened = []
+
+    def open_engine(path: Path) -> Engine:
+        opened.append(path)
+        return Engine.open(path, embedder=usem)
+
+    engines = absent_engines(tmp_path / "full", docs, tmp_path / "folds", open_engine, folds=2)
+    assert [sorted(d.doc_id for d in e.backend.view().documents()) for e in engines] == [
+        ["P10", "P11"],
+        [f"P{i}" for i in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)],
+    ]
+    assert len(full.backend.view().documents()) == 12  # the full index is untouched
+    again = absent_engines(tmp_path / "full", docs, tmp_path / "folds", open_engine, folds=2)
+    assert [e.backend.view().version for e in again] == [e.backend.view().version for e in engines]  # reused

@@ -1,0 +1,126 @@
+"""short_answer: candidate spans with exact offsets, anchors, and the answerer's short answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.answer_types import AnswerType
+from index.short_answer import SPAN_FEATURES, Anchors, anchored_spans, candidate_spans, latin_share, span_features
+from index.tokenize import ChineseTokenizer
+from service.answer import ExtractiveAnswerer
+
+REPO = Path(__file__).resolve().parent.parent
+QUESTIONS = [json.loads(line) for line in (REPO / "eval/questions/seed.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> ChineseTokenizer:
+    return ChineseTokenizer()
+
+
+def spans_of(tokenizer: ChineseTokenizer, text: str) -> dict[str, set[AnswerType]]:
+    spans = candidate_spans(text, tokenizer.tag(text))
+    for s in spans:
+        assert text[s.start : s.end] == s.text  # every span is an exact slice
+    return {s.text: set(s.kinds) for s in spans}
+
+
+def test_tags_concatenate_to_the_text(tokenizer: ChineseTokenizer) -> None:
+    text = "未来，广阳湾智创生态城将持续聚焦“智\n慧+”。ＧＤＰ达208.2亿元"
+    tags = tokenizer.tag(text)
+    assert "".join(w for w, _ in tags) == text
+    assert ("广阳湾", "ns") in tags  # the user dictionary's tag
+
+
+def test_names_times_and_quantities(tokenizer: ChineseTokenizer) -> None:
+    found = spans_of(
+        tokenizer, "未来，广阳湾智创生态城将在2025年实现数字经济增加值占GDP比重达35%，投资约3.5万平方公里。"
+    )
+    assert AnswerType.PLACE in found["广阳湾智创生态城"]
+    assert AnswerType.TIME in found["2025年"]
+    assert AnswerType.QUANTITY in found["35%"]
+    assert AnswerType.QUANTITY in found["约3.5万平方公里"]
+
+
+def test_person_names_join_at_the_middle_dot(tokenizer: ChineseTokenizer) -> None:
+    found = spans_of(tokenizer, "马其顿即将离任的总统是布兰科·茨尔文科夫斯基，1997年加入大宇资讯。")
+    assert AnswerType.PERSON in found["布兰科·茨尔文科夫斯基"]
+    assert AnswerType.TIME in found["1997年"]
+
+
+@pytest.mark.parametrize("text", ["", "。，！", "abc"])
+def test_no_spans_from_punctuation_or_nothing(tokenizer: ChineseTokenizer, text: str) -> None:
+    assert all(any(ch.isalnum() for ch in s) for s in spans_of(tokenizer, text))
+
+
+def test_anchors_cut_the_span_between_the_question_words() -> None:
+    anchors = Anchors.of("固始站位于哪里？")
+    assert anchors.left[0] == "始站位于" and not anchors.asks_subject
+    sentence = "固始站位于河南省固始县段集镇，是京九铁路的车站。"
+    spans = anchored_spans(sentence, anchors, AnswerType.PLACE)
+    assert [s.text for s in spans] == ["河南省固始县段集镇"]
+    assert sentence[spans[0].start : spans[0].end] == spans[0].text
+    assert anchored_spans(sentence, anchors, AnswerType.QUANTITY) == []  # figures use their own pattern
+    assert Anchors.of("哪个园区提出数字经济增加值占GDP比重达35%？").asks_subject
+    assert Anchors.of("Which park targets a 35% share?").asks_subject
+    assert Anchors.of("没有疑问词").left == ()
+
+
+def test_span_features_are_named_and_anchor_aware() -> None:
+    sentence = "固始站位于河南省固始县段集镇，是京九铁路的车站。"
+    span = anchored_spans(sentence, Anchors.of("固始站位于哪里？"), AnswerType.PLACE)[0]
+    features = span_features(
+        span, sentence, "固始站位于哪里？", Anchors.of("固始站位于哪里？"), [(0, 3)], True, 0.9, ""
+    )
+    assert len(features) == len(SPAN_FEATURES) - 3  # the answerer adds the two gaps and the Latin share
+    named = dict(zip(SPAN_FEATURES, features, strict=False))
+    assert named["left_anchor"] == 1.0 and named["in_best"] == 1.0 and named["in_question"] < 0.5
+
+
+def test_latin_share() -> None:
+    assert latin_share("Cathedral Church") == 1.0 and latin_share("广阳湾") == 0.0 and latin_share("") == 0.0
+
+
+# ---- through the answerer, on the seed index ----
+
+
+@pytest.fixture(scope="module")
+def answerer(seed_index: Path, usem: object) -> ExtractiveAnswerer:
+    from .support import open_engine
+
+    return ExtractiveAnswerer(open_engine(seed_index, usem))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "question", ["哪个园区提出数字经济增加值占GDP比重达35%？", "Which park targets a 35% digital-economy share?"]
+)
+def test_the_35_percent_question_names_the_park(answerer: ExtractiveAnswerer, question: str) -> None:
+    answer = answerer.answer(question)
+    assert answer.found and answer.short_answer is not None
+    short = answer.short_answer
+    assert short.text == "广阳湾智创生态城" and short.kind == "place"
+    text = answerer.engine.backend.view().document_text(short.doc_id)
+    assert text[short.start : short.end] == "广阳湾智创生态城"
+    assert any("数字经济增加值占GDP比重达35%" in c.quote for c in answer.citations)
+
+
+def test_every_short_answer_is_an_exact_span_of_its_document(answerer: ExtractiveAnswerer) -> None:
+    view = answerer.engine.backend.view()
+    given = 0
+    for q in QUESTIONS:
+        answer = answerer.answer(q["question"])
+        if answer.short_answer is None:
+            continue
+        given += 1
+        s = answer.short_answer
+        assert view.document_text(s.doc_id)[s.start : s.end] == s.text, q["id"]
+        assert s.kind in {"person", "place", "organization", "time", "quantity"}
+    assert given >= 30  # most seed questions ask how much / which / when
+
+
+def test_a_description_question_gets_no_short_answer(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("广阳湾智创生态城为什么要发展绿色产业？")
+    assert answer.answer_type == "description" and answer.short_answer is None
