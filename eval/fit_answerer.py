@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     print_top_k(rows, sentence_oof, np.array(sy))
     if args.dump:
         qids = [q.qid for q, c, a, _ in rows if c == "present" and a.candidates for _ in a.candidates]
-        np.savez(args.dump.with_suffix(".sentences.npz"), x=np.array(sx), y=np.array(sy), g=np.array(sg), q=np.array(qids))
+        arrays = {"x": np.array(sx), "y": np.array(sy), "g": np.array(sg), "q": np.array(qids)}
+        np.savez(args.dump.with_suffix(".sentences.npz"), **arrays)
     for _, _, analysis, _ in rows:
         rescore(analysis, sentence)
 

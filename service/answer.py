@@ -124,11 +124,13 @@ SENTENCE_FEATURES = (
     "anchors",  # the question's words around its question word occur in the sentence (longest / 4)
     "english",  # the question is not mostly Chinese
     "figures",  # share of the question's figures (35%, 2025, 1,800) the sentence states too
+    "tiling",  # share of the question's characters covered by its runs of 2+ found in the sentence, longest first
     "sentence_terms_gap",  # sentence_terms minus the best among the candidates (0 for the best)
     "dense_gap",  # ... the same for dense
     "bigrams_gap",  # ... for bigrams
     "local_terms_gap",  # ... for local_terms
-    "local_bigrams_gap",  # ... and for local_bigrams
+    "local_bigrams_gap",  # ... for local_bigrams
+    "tiling_gap",  # ... and for tiling
 )
 DECISION_FEATURES = (
     "best_sentence",  # the best sentence's probability
@@ -387,12 +389,12 @@ class ExtractiveAnswerer:
         analysis.anchors = Anchors.of(folded)
         analysis.chinese = cjk_share(folded) >= 0.5
         analysis.subject = self.leading_phrase(folded).lower()
-        # An English question's Chinese is what the bridge found for it.
-        chinese_text = analysis.core if analysis.chinese else " ".join(
-            t for t, w in (result.bridge.weights() if result.bridge else {}).items() if w >= 0.5
-        )
+        # Character-level features read a Chinese question only: for an English one
+        # the bridge's Chinese terms (in `terms`) are all there is, and they are noisy.
+        if not analysis.chinese:
+            analysis.core = ""
         analysis.bigrams = frozenset(
-            chinese_text[i : i + 2] for i in range(len(chinese_text) - 1) if _CJK_PAIR.match(chinese_text[i : i + 2])
+            analysis.core[i : i + 2] for i in range(len(analysis.core) - 1) if _CJK_PAIR.match(analysis.core[i : i + 2])
         )
         analysis.candidates = self.score(analysis, result.hits[: self.config.passages])
         return analysis
@@ -495,16 +497,18 @@ class ExtractiveAnswerer:
                 "anchors": max((len(a) / 4 for a in anchor_words if a in folded), default=0.0),
                 "english": 0.0 if analysis.chinese else 1.0,
                 "figures": _figure_share(question_figures, c.text),
+                "tiling": _tiling(analysis.core, folded),
             })
         # Each sentence against the best of its rivals: which sentence answers is a choice among them.
-        for name in ("sentence_terms", "dense", "bigrams", "local_terms", "local_bigrams"):
+        for name in ("sentence_terms", "dense", "bigrams", "local_terms", "local_bigrams", "tiling"):
             top = max(r[name] for r in rows)
             for r in rows:
                 r[f"{name}_gap"] = r[name] - top
         scored = []
         for c, r in zip(cands, rows, strict=True):
             features = tuple(r[name] for name in SENTENCE_FEATURES)
-            scored.append(replace(c, features=features, score=self.models.sentence.probability(features), dense=r["dense"]))
+            probability = self.models.sentence.probability(features)
+            scored.append(replace(c, features=features, score=probability, dense=r["dense"]))
         return sorted(scored, key=lambda c: (-c.score, c.rank, c.start))
 
     def leading_phrase(self, question: str) -> str:
@@ -757,6 +761,20 @@ _ASKING_WORD = re.compile(r"^(?:哪|谁|什么|多少|几|何|which|who|what|whe
 _CJK_PAIR = re.compile(r"^[\u3400-\u9fff]{2}$")
 
 
+def _tiling(core: str, folded: str) -> float:
+    """Share of `core`'s characters covered by its substrings of 2 or more that
+    occur in `folded`, taken longest first without overlap (how much of the
+    question the sentence repeats, in pieces)."""
+    if len(core) < 2:
+        return 0.0
+    covered = [False] * len(core)
+    for size in range(len(core), 1, -1):
+        for i in range(len(core) - size + 1):
+            if not any(covered[i : i + size]) and core[i : i + size] in folded:
+                covered[i : i + size] = [True] * size
+    return sum(covered) / len(core)
+
+
 def _figure_share(figures: set[str], text: str) -> float:
     if not figures:
         return 0.0
@@ -864,7 +882,8 @@ def _overlaps(a: Candidate, b: Candidate) -> bool:
 
 def _pieces(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
     """A sentence as is when it fits `limit`, else consecutive clause groups of at
-    most about `limit` characters, cut after clause marks."""
+    most `limit` characters, cut after clause marks; a clause longer than `limit`
+    is cut again, never inside a figure or a Latin word."""
     if end - start <= limit:
         return [(start, end)]
     pieces: list[tuple[int, int]] = []
@@ -875,4 +894,16 @@ def _pieces(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]
             piece_start = last
         last = cut
     pieces.append((piece_start, end))
-    return pieces
+    return [p for s, e in pieces for p in _hard_cut(text, s, e, limit)]
+
+
+def _hard_cut(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    out = []
+    while end - start > limit:
+        cut = start + limit
+        while cut > start + limit // 2 and text[cut - 1 : cut + 1].isascii() and text[cut - 1 : cut + 1].isalnum():
+            cut -= 1  # back out of 1,200 or GDP
+        out.append((start, cut))
+        start = cut
+    out.append((start, end))
+    return out

@@ -39,6 +39,7 @@ ModelOpt = Annotated[
 ThreadsOpt = Annotated[
     int | None, typer.Option("--threads", min=1, help="BLAS threads for embedding [default: all cores]")
 ]
+FilterOpt = Annotated[list[str] | None, typer.Option("--filter", help="KEY=VALUE on doc_id, source or metadata")]
 
 
 def _settings(index_dir: Path | None, model: str | None = None, threads: int | None = None) -> Settings:
@@ -171,9 +172,7 @@ def search(
     fusion: Annotated[str | None, typer.Option("--fusion", help="weighted | rrf [default: weighted]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     queries: Annotated[Path | None, typer.Option("--queries", help="file with one query per line → JSON lines")] = None,
-    filters: Annotated[
-        list[str] | None, typer.Option("--filter", help="KEY=VALUE on doc_id, source or metadata")
-    ] = None,
+    filters: FilterOpt = None,
     index_dir: IndexDirOpt = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
@@ -212,9 +211,7 @@ def ask(
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=50, help="passages to list beside the answer")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="the answer as POST /ask returns it")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="with --json: the features and weights behind it")] = False,
-    filters: Annotated[
-        list[str] | None, typer.Option("--filter", help="KEY=VALUE on doc_id, source or metadata")
-    ] = None,
+    filters: FilterOpt = None,
     index_dir: IndexDirOpt = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,

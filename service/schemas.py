@@ -35,7 +35,8 @@ class SearchRequest(Request):
     query: str = Field(
         min_length=1, max_length=MAX_QUERY_CHARS, examples=["哪个园区提出数字经济增加值占GDP比重达35%？"]
     )
-    k: int = Field(default=10, ge=1, le=API_MAX_K, description="hits to return")
+    # strict: a JSON `true` is no count (pydantic would otherwise read it as 1)
+    k: int = Field(default=10, ge=1, le=API_MAX_K, strict=True, description="hits to return")
     mode: Mode = Mode.hybrid
     filters: dict[str, FilterValue] | None = Field(
         default=None,
@@ -49,10 +50,10 @@ class AskRequest(Request):
     question: str = Field(
         min_length=1, max_length=MAX_QUERY_CHARS, examples=["Which park targets a 35% digital-economy share?"]
     )
-    k: int = Field(default=5, ge=1, le=API_MAX_K, description="passages to return beside the answer")
+    k: int = Field(default=5, ge=1, le=API_MAX_K, strict=True, description="passages to return beside the answer")
     mode: Mode = Mode.hybrid
     filters: dict[str, FilterValue] | None = None
-    explain: bool = Field(default=False, description="return the features and weights behind the answer")
+    explain: bool = Field(default=False, strict=True, description="return the features and weights behind the answer")
 
 
 class Span(BaseModel):

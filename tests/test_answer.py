@@ -96,7 +96,7 @@ def test_found_rates_on_dev_and_held_out(all_answers: dict[str, object]) -> None
     """The seed figures in the README ("Answer evaluation"), measured here so they cannot go stale unnoticed.
 
     On 2026-11-30, `policyqa eval --task answer`: the gold answer inside the quotes
-    for 37/40 dev and 14/20 held-out questions; unanswerable refused 12/20 dev, 7/10 held out."""
+    for 36/40 dev and 14/20 held-out questions; unanswerable refused 12/20 dev, 9/10 held out."""
     from eval.metrics import answer_in_quotes
 
     counts: Counter[str] = Counter()
@@ -107,8 +107,8 @@ def test_found_rates_on_dev_and_held_out(all_answers: dict[str, object]) -> None
     for q in UNANSWERABLE:
         counts[f"{q['split']}_refused"] += not all_answers[q["id"]].found  # type: ignore[attr-defined]
     print(dict(counts))
-    assert counts["dev_hit"] >= 37 and counts["dev_refused"] >= 12
-    assert counts["heldout_hit"] >= 14 and counts["heldout_refused"] >= 7
+    assert counts["dev_hit"] >= 36 and counts["dev_refused"] >= 12
+    assert counts["heldout_hit"] >= 14 and counts["heldout_refused"] >= 9
     assert not all_answers["u01"].found  # type: ignore[attr-defined]
 
 
@@ -174,8 +174,13 @@ def test_long_sentences_are_cut_into_clause_groups() -> None:
     assert "".join(text[s:e] for s, e in pieces) == text
     assert all(e - s <= 40 for s, e in pieces[:-1]) and pieces[0][0] == 0 and pieces[-1][1] == len(text)
     assert _pieces("短句。", 0, 3, 40) == [(0, 3)]
-    # a thousands separator is no clause mark
-    assert _pieces("产值达1,200亿元" * 3, 0, 30, 20) == [(0, 30)]
+    # a thousands separator is no clause mark, and a piece over the limit is cut outside the figures
+    text = "产值达1,200亿元" * 3
+    pieces = _pieces(text, 0, 30, 20)
+    assert "".join(text[s:e] for s, e in pieces) == text and all(e - s <= 20 for s, e in pieces)
+    assert all("1,200" in text[s:e] or not any(ch.isdigit() for ch in text[s:e]) for s, e in pieces)
+    long = "数" * 300
+    assert [e - s for s, e in _pieces(long, 0, 300, 120)] == [120, 120, 60]
 
 
 @pytest.mark.parametrize(

@@ -129,12 +129,14 @@ def test_demo_ingests_the_seeds_once_and_answers_with_a_citation(tmp_path: Path,
     assert answer.startswith("answer: ") and "数字经济增加值占GDP比重达35%" in answer
     quotes = [q for q in re.split(r"\[\d+\]", answer.removeprefix("answer: ")) if q]
     view = Engine.open(Path(index_dir), embedder=usem).backend.view()
+    sources = []
     for quote, citation in zip(quotes, lines[2 : 2 + len(quotes)], strict=True):
         source, span = citation.rsplit("[", 1)[1].rstrip("]").split()
         start, end = (int(x) for x in span.split("-"))
-        assert source.endswith("000_6c3b29e3f385016a.txt")
         doc = next(d for d in view.documents() if d.source == source)
         assert view.document_text(doc.doc_id)[start:end] == quote
+        sources.append(source)
+    assert any(s.endswith("000_6c3b29e3f385016a.txt") for s in sources)
 
     again = run("demo", "上海浦东新区2021年GDP是多少？", "--index-dir", index_dir, cwd=tmp_path, env=env)
     assert again.returncode == 0, again.stderr

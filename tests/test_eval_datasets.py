@@ -220,7 +220,9 @@ def test_cmrc_first_document_and_question(cmrc: tuple[list[Document], list[Quest
         answer="光荣和ω-force",
         split="dev",
         kind="cmrc",
+        answers=("光荣和ω-force",),  # every accepted answer, without repeats
     )
+    assert max(len(q.all_answers) for q in questions) == 3  # CMRC gives up to three
 
 
 def test_cmrc_every_answer_occurs_in_its_paragraph(
