@@ -20,6 +20,9 @@ from .errors import InputError
 from .types import Chunk, Document
 
 Ranking = tuple[np.ndarray, np.ndarray]  # (keys, scores), best first
+# An empty list of allowed values would mean "nothing" for one key and "anything"
+# for another if it were let through; it is refused the same way for every key.
+_EMPTY_LIST = "filter {name!r} has an empty list, which would match nothing: leave the filter out or give a value"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Filters:
 
         def as_tuple(value: Any, name: str) -> tuple[str, ...]:
             values = value if isinstance(value, list | tuple) else [value]
+            if not values:
+                raise InputError(_EMPTY_LIST.format(name=name))
             if not all(isinstance(v, str) and v for v in values):
                 raise InputError(f"filter {name!r} takes a non-empty string or a list of them, not {value!r}")
             return tuple(values)
@@ -58,6 +63,8 @@ class Filters:
         meta = {k: v for k, v in raw.items() if k not in ("doc_id", "source")}
         for key, value in meta.items():
             values = value if isinstance(value, list) else [value]
+            if not values:
+                raise InputError(_EMPTY_LIST.format(name=key))
             if not all(isinstance(v, str | int | float | bool) for v in values):
                 raise InputError(f"filter {key!r} takes a string, number or a list of them, not {value!r}")
         return cls(

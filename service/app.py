@@ -321,10 +321,34 @@ def _plain_file_name(filename: str | None) -> str:
     return name
 
 
+def _nesting(raw: str) -> int:
+    """The deepest nesting of [ and { in a JSON text, strings skipped."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def _parse_metadata(raw: str | None) -> dict[str, Any]:
     """The `metadata` form field: a JSON object of strings, numbers, booleans (or lists of them)."""
     if raw is None or not raw.strip():
         return {}
+    if _nesting(raw) > 2:  # an object of scalars or lists: deeper is refused before parsing (no RecursionError)
+        raise InputError('metadata is nested too deeply: send an object of strings, numbers or lists of them')
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:

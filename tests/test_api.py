@@ -315,6 +315,9 @@ BAD_UPLOADS = [
     ("ok.txt", FORMATS["report.txt"], "[1, 2]", 422, "invalid_input", "JSON object"),
     ("ok.txt", FORMATS["report.txt"], '{"doc_id": "x"}', 422, "invalid_input", "reserved"),
     ("ok.txt", FORMATS["report.txt"], '{"region": {"a": 1}}', 422, "invalid_input", "string, number"),
+    # 1,100 levels deep: refused before json.loads could raise RecursionError (a 500 before)
+    ("ok.txt", FORMATS["report.txt"], '{"a": ' + "[" * 1100 + "]" * 1100 + "}", 422, "invalid_input", "too deeply"),
+    ("ok.txt", FORMATS["report.txt"], "[" * 1100 + "]" * 1100, 422, "invalid_input", "nested too deeply"),
 ]
 
 
@@ -359,6 +362,20 @@ def test_oversized_upload(make_client: AppFactory) -> None:
 
 
 # ---- filters ----
+
+
+@pytest.mark.parametrize("filters", [{"doc_id": []}, {"source": []}, {"region": []}])
+@pytest.mark.parametrize("route, key", [("/search", "query"), ("/ask", "question")])
+def test_an_empty_filter_list_is_refused_everywhere(client: TestClient, filters: dict, route: str, key: str) -> None:
+    # it used to mean "anything" for doc_id and source but "nothing" for a metadata key
+    error = assert_error(client.post(route, json={key: "数字经济", "filters": filters}), 422, "invalid_input")
+    assert "empty list" in error["message"] and next(iter(filters)) in error["message"]
+
+
+@pytest.mark.parametrize("k", ["5", True, 5.0])
+def test_k_must_be_a_json_integer(client: TestClient, k: object) -> None:
+    assert_error(client.post("/search", json={"query": "数字经济", "k": k}), 422)
+    assert_error(client.post("/ask", json={"question": "数字经济", "k": k}), 422)
 
 
 def test_filters_by_doc_id_source_and_metadata(make_client: AppFactory) -> None:
