@@ -5,7 +5,8 @@
 - `span`: which span of the chosen sentences is the short answer.
 
 Each is a standardized linear model (scikit-learn's LogisticRegression, fitted
-by `python -m eval.fit_answerer`), stored as feature names, means, scales,
+by `python -m eval.fit_answerer`; the sentence model on pairs of sentences and
+then Platt-scaled), stored as feature names, means, scales,
 coefficients, intercept and the probability threshold it is used at. No pickle:
 loading is `json.loads`, and `explain` shows every feature's share of a score.
 """

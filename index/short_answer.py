@@ -283,3 +283,4 @@ def latin_share(text: str) -> float:
     """Share of Latin letters among the non-space characters of `text`."""
     chars = [ch for ch in text if not ch.isspace()]
     return len(_LATIN_LETTER.findall(text)) / max(1, len(chars))
+
