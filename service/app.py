@@ -55,6 +55,7 @@ from index.types import Hit
 from .answer import ExtractiveAnswerer
 from .highlight import highlight_spans
 from .llm import ChatComposer, LLMConfig
+from .origin_guard import CrossSiteWriteGuard
 from .schemas import (
     AskRequest,
     AskResponse,
@@ -105,7 +106,7 @@ ERROR_STATUS: tuple[tuple[type[PolicyQAError], int, str], ...] = (
     (PolicyQAError, 400, "bad_request"),
 )
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 503)
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 415, 422, 503)
 }
 
 
@@ -435,6 +436,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     _add_routes(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimit, upload_limit=settings.max_upload_bytes + 1024 * 1024)
+    # Added after BodyLimit, so it runs first: a cross-site write is refused before its body is read.
+    app.add_middleware(
+        CrossSiteWriteGuard,
+        allowed_origins=settings.cors_origins,
+        refuse=lambda message: error_json(403, "cross_site_write", message),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -590,3 +590,41 @@ def test_queries_are_answered_while_a_document_is_added(make_client: AppFactory,
     assert result["r"].status_code == 201
     after = c.post("/search", json={"query": QUESTION, "k": 1}).json()
     assert after["index_version"] != before and after["hits"][0]["source"] == "uploads/slow.txt"
+
+
+# ---- cross-site writes (issue 11, item 3) ----
+
+PORTAL = "http://portal.example"
+
+
+@pytest.mark.parametrize("cors", [[], [PORTAL]])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},  # a sandboxed frame or a file: page
+        {"Sec-Fetch-Site": "cross-site"},  # a browser that left Origin out
+        {"Origin": "http://testserver.evil.example", "Sec-Fetch-Site": "cross-site"},
+    ],
+)
+def test_cross_site_writes_are_refused_and_change_nothing(
+    make_client: AppFactory, cors: list[str], headers: dict[str, str]
+) -> None:
+    c = make_client(cors_origins=cors)
+    before = c.get("/documents").json()
+    doc_id = before["documents"][0]["doc_id"]
+    upload = c.post("/documents", files={"file": ("x.txt", "重庆经开区的新报告。".encode())}, headers=headers)
+    assert_error(upload, 403, "cross_site_write")
+    assert_error(c.delete(f"/documents/{doc_id}", headers=headers), 403, "cross_site_write")
+    assert c.get("/documents").json() == before
+    # reads stay open to other origins (CORS decides what a page may see)
+    assert c.post("/search", json={"query": "数字经济"}, headers=headers).status_code == 200
+
+
+def test_own_origin_allowed_portal_and_plain_clients_may_write(make_client: AppFactory) -> None:
+    c = make_client(cors_origins=[PORTAL])
+    for n, headers in enumerate(
+        [{}, {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}, {"Origin": PORTAL}]
+    ):
+        r = c.post("/documents", files={"file": (f"ok{n}.txt", f"第{n}份报告，数字经济。".encode())}, headers=headers)
+        assert r.status_code == 201, r.text

@@ -52,12 +52,24 @@ class Portal:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                page = (
+                if self.path == "/attack":  # a hostile page: a blind multipart upload to the API
+                    return self.send_page(
+                        "<!DOCTYPE html><html><body><script>"
+                        "const fd = new FormData();"
+                        "fd.append('file', new Blob(['恶意替换的文档内容。'], {type: 'text/plain'}), 'evil.txt');"
+                        f"fetch('{portal.api}/documents', {{method: 'POST', mode: 'no-cors', body: fd}})"
+                        ".finally(() => { window.sent = true; });"
+                        "</script></body></html>"
+                    )
+                return self.send_page(
                     '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>门户</title>'
                     "<style>body { font-family: serif; color: #900 } input { display: none }</style></head>"
                     f'<body><h1>内部门户</h1><script src="{portal.api}/widget.js" data-api="{portal.api}"></script>'
                     "</body></html>"
-                ).encode()
+                )
+
+            def send_page(self, html: str) -> None:
+                page = html.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(page)))
@@ -219,3 +231,17 @@ def test_widget_on_a_refused_origin_says_so(page: Any, api: str, portal: Portal)
     sync_api.expect(page.locator(".policyqa-widget .pqa-status.pqa-error")).to_contain_text(
         "无法连接到检索服务", timeout=30_000
     )
+
+
+def test_a_cross_site_upload_is_refused(page: Any, api: str, portal: Portal) -> None:
+    """A page on an origin CORS does not list posts a multipart upload in no-cors
+    mode (no preflight): the browser sends it, the service answers 403, nothing changes."""
+    import httpx
+
+    before = httpx.get(api + "/documents").json()
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if r.url.endswith("/documents") else None)
+    page.goto(f"http://127.0.0.1:{portal.port}/attack")
+    page.wait_for_function("window.sent === true", timeout=30_000)
+    assert statuses == [403]
+    assert httpx.get(api + "/documents").json() == before
