@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from index.backend import Filters
 from index.engine import Engine, EngineConfig, IngestReport, SearchResult
@@ -50,7 +51,12 @@ def _settings(index_dir: Path | None, model: str | None = None, threads: int | N
         overrides["model"] = model
     if threads is not None:
         overrides["threads"] = threads
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:  # a bad POLICYQA_* variable: one line, no traceback
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise PolicyQAError(f"setting {where}: {first['msg'].removeprefix('Value error, ')}") from exc
 
 
 def _open(settings: Settings, config: EngineConfig | None = None, rebuild: bool = False) -> Engine:

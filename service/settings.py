@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,13 +56,24 @@ class Settings(BaseSettings):
 
     @field_validator("cors_origins", "api_keys", mode="before")
     @classmethod
-    def _split_list(cls, value: Any) -> Any:
-        """Accept `a,b`, a JSON list, or a list."""
+    def _split_list(cls, value: Any, info: ValidationInfo) -> Any:
+        """Accept `a,b`, a JSON list, or a list. A value that is set but names
+        nothing (" , ", "[]") is refused: for the API keys it would silently
+        leave the server open."""
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
+                try:
+                    items = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    hint = 'use a,b or ["a", "b"]'
+                    raise ValueError(f"{info.field_name} is not a JSON list ({exc.msg}): {hint}") from exc
+            else:
+                items = [part.strip() for part in text.split(",") if part.strip()]
+            if text and not items:
+                env = f"POLICYQA_{str(info.field_name).upper()}"
+                raise ValueError(f"{env} is set to {value!r}, which names nothing: unset it or give at least one value")
+            return items
         return value
 
     @field_validator("cors_origins")

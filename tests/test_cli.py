@@ -192,3 +192,19 @@ def test_ask_errors(cli_index: Path, tmp_path: Path, args: list[str], needle: st
 def test_ask_before_ingest_is_a_one_line_error(tmp_path: Path) -> None:
     proc = run("ask", "数字经济", "--index-dir", str(tmp_path / "none"), cwd=tmp_path)
     assert_one_line_error(proc, "no index", "policyqa ingest")
+
+
+@pytest.mark.parametrize("keys", [" , ", "[]", "[bad"])
+def test_api_keys_that_name_nothing_stop_the_server(tmp_path: Path, keys: str) -> None:
+    """Set but empty used to mean "no authentication" without a word (issue 11, item 9)."""
+    env = {"POLICYQA_API_KEYS": keys}
+    proc = run("serve", "--port", "1", "--index-dir", str(tmp_path / "i"), cwd=tmp_path, env=env)
+    assert_one_line_error(proc, "api_keys")
+    assert not (tmp_path / "i").exists()
+
+
+def test_unset_or_blank_api_keys_still_mean_an_open_server() -> None:
+    from service.settings import Settings
+
+    assert Settings(api_keys="").api_keys == [] and Settings().api_keys == []
+    assert [k.get_secret_value() for k in Settings(api_keys="a, b").api_keys] == ["a", "b"]
