@@ -10,6 +10,7 @@ from typing import Any
 
 from index.engine import Engine, corpus_fingerprint
 from index.hybrid import FusionConfig
+from index.ingest import source_key
 
 from .datasets import Question, default_cmrc_path, load_cmrc2018, load_questions
 from .runner import EvalReport, SearchFn, evaluate
@@ -48,6 +49,13 @@ def load_dataset(
 
     def ingest(engine: Engine, progress: Progress | None) -> None:
         engine.ingest([folder], progress=progress)
+        # An eval index holds this corpus alone. Sources are named relative to the
+        # working directory, so a run from elsewhere ingests the same files under
+        # other names: drop whatever is not under this folder's name now.
+        prefix = source_key(folder).rstrip("/") + "/"
+        stray = [d.doc_id for d in engine.backend.view().documents() if not d.source.startswith(prefix)]
+        if stray:
+            engine.apply([], remove=stray, progress=progress)
 
     return questions, ingest
 

@@ -81,3 +81,29 @@ def test_absent_engines_copy_the_index_less_each_fold(tmp_path: Path, usem: Usem
     assert len(full.backend.view().documents()) == 12  # the full index is untouched
     again = absent_engines(tmp_path / "full", docs, tmp_path / "folds", open_engine, folds=2)
     assert [e.backend.view().version for e in again] == [e.backend.view().version for e in engines]  # reused
+
+
+def test_an_eval_index_holds_its_corpus_alone_whatever_the_working_directory(
+    tmp_path: Path, usem: UsemEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from another folder, the same files get other source names; the eval
+    index must not end up holding both (it did: every answer then saw each passage twice)."""
+    from eval.suite import load_dataset
+
+    corpus = tmp_path / "work" / "corpus"
+    corpus.mkdir(parents=True)
+    (corpus / "a.txt").write_text("广阳湾智创生态城提出数字经济目标。", encoding="utf-8")
+    (corpus / "b.txt").write_text("璧山区发展绿色制造。", encoding="utf-8")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"id": "x", "question": "哪里？", "language": "zh", "gold_doc": "a", "answer": "广阳湾", "split": "dev"}\n',
+        encoding="utf-8",
+    )
+    _, build = load_dataset(str(questions), corpus)
+    engine = Engine.open(tmp_path / "index", embedder=usem)
+    monkeypatch.chdir(tmp_path / "work")
+    build(engine, None)
+    assert sorted(d.source for d in engine.backend.view().documents()) == ["corpus/a.txt", "corpus/b.txt"]
+    monkeypatch.chdir(tmp_path)
+    build(engine, None)
+    assert sorted(d.source for d in engine.backend.view().documents()) == ["work/corpus/a.txt", "work/corpus/b.txt"]
