@@ -387,15 +387,13 @@ class ExtractiveAnswerer:
             result.tokens, result.bridge.weights() if result.bridge else {}, view
         )
         analysis.salient = self.salient(result.query, result.tokens, view)
-        analysis.core = _QUESTION_WORDS.sub("", unicodedata.normalize("NFKC", result.query).lower())
         folded = unicodedata.normalize("NFKC", result.query)
         analysis.anchors = Anchors.of(folded)
         analysis.chinese = cjk_share(folded) >= 0.5
         analysis.subject = self.leading_phrase(folded).lower()
         # Character-level features read a Chinese question only: for an English one
         # the bridge's Chinese terms (in `terms`) are all there is, and they are noisy.
-        if not analysis.chinese:
-            analysis.core = ""
+        analysis.core = _QUESTION_WORDS.sub("", folded.lower()) if analysis.chinese else ""
         analysis.bigrams = frozenset(
             analysis.core[i : i + 2] for i in range(len(analysis.core) - 1) if _CJK_PAIR.match(analysis.core[i : i + 2])
         )
@@ -448,6 +446,7 @@ class ExtractiveAnswerer:
         total = sum(terms.values()) or 1.0
         tokenize = self.engine.tokenizer.tokenize
         tokens = [set(tokenize(c.text)) for c in cands]
+        folded = [_folded(c.text) for c in cands]
 
         def share(words: set[str]) -> float:
             return sum(terms[t] for t in words if t in terms) / total
@@ -457,7 +456,7 @@ class ExtractiveAnswerer:
         local = {t: math.log(1 + len(cands) / (1 + sum(t in w for w in tokens))) for t in terms}
         local_total = sum(local.values()) or 1.0
         local_bigram = {
-            b: math.log(1 + len(cands) / (1 + sum(b in _folded(c.text) for c in cands))) for b in analysis.bigrams
+            b: math.log(1 + len(cands) / (1 + sum(b in f for f in folded))) for b in analysis.bigrams
         }
         bigram_total = sum(local_bigram.values()) or 1.0
         question_vector = self.engine.embedder.encode_queries([analysis.question])[0]
@@ -476,7 +475,6 @@ class ExtractiveAnswerer:
             at = siblings.index(i)
             window = set().union(*(tokens[j] for j in siblings[max(0, at - 1) : at + 2]))
             spans = self.spans(c.text) if analysis.kind.typed else []
-            folded = _folded(c.text)
             rows.append({
                 "sentence_terms": share(tokens[i]),
                 "passage_terms": passage_share[c.hit.chunk.chunk_id],
@@ -493,14 +491,14 @@ class ExtractiveAnswerer:
                 "fragment": 0.0 if _FINISHED.search(c.text) else 1.0,
                 "length": math.log(1 + len(c.text)),
                 "rarest_term": 1.0 if analysis.rarest and analysis.rarest in tokens[i] else 0.0,
-                "bigrams": _bigram_share(analysis.bigrams, c.text),
-                "common_run": _common_run(analysis.core, c.text),
+                "bigrams": _bigram_share(analysis.bigrams, folded[i]),
+                "common_run": _common_run(analysis.core, folded[i]),
                 "local_terms": sum(w for t, w in local.items() if t in tokens[i]) / local_total,
-                "local_bigrams": sum(w for b, w in local_bigram.items() if b in folded) / bigram_total,
-                "anchors": max((len(a) / 4 for a in anchor_words if a in folded), default=0.0),
+                "local_bigrams": sum(w for b, w in local_bigram.items() if b in folded[i]) / bigram_total,
+                "anchors": max((len(a) / 4 for a in anchor_words if a in folded[i]), default=0.0),
                 "english": 0.0 if analysis.chinese else 1.0,
                 "figures": _figure_share(question_figures, c.text),
-                "tiling": _tiling(analysis.core, folded),
+                "tiling": _tiling(analysis.core, folded[i]),
             })
         # Each sentence against the best of its rivals: which sentence answers is a choice among them.
         for name in ("sentence_terms", "dense", "bigrams", "local_terms", "local_bigrams", "tiling"):
@@ -537,6 +535,7 @@ class ExtractiveAnswerer:
         terms = analysis.terms
         total = sum(terms.values()) or 1.0
         document = _document_text(analysis.view, best.hit.chunk.doc_id)
+        passage, folded_document = _folded(best.hit.chunk.text), _folded(document)
         in_document = sum(w for t, w in terms.items() if t in document) / total if document else 0.0
         missing = self.missing_salient(analysis.salient, best, analysis.view) if analysis.salient else []
         return [
@@ -551,12 +550,12 @@ class ExtractiveAnswerer:
             float(len(missing)),
             _feature(best, "has_kind"),
             math.log(1 + len(terms)),
-            _bigram_share(analysis.bigrams, best.hit.chunk.text),
-            _bigram_share(analysis.bigrams, document),
-            _common_run(analysis.core, best.hit.chunk.text),
+            _bigram_share(analysis.bigrams, passage),
+            _bigram_share(analysis.bigrams, folded_document),
+            _common_run(analysis.core, passage),
             float(top.lexical_score or 0.0) / total,
-            _common_run(analysis.subject, document) if analysis.subject else 1.0,
-            _common_run(analysis.subject, best.hit.chunk.text) if analysis.subject else 1.0,
+            _common_run(analysis.subject, folded_document) if analysis.subject else 1.0,
+            _common_run(analysis.subject, passage) if analysis.subject else 1.0,
             0.0 if analysis.chinese else 1.0,
         ]
 
@@ -631,7 +630,7 @@ class ExtractiveAnswerer:
         # Only the best sentence's own passage: a quote from another report answers nothing about this subject.
         same = [c for c in chosen if c.hit.chunk.chunk_id == best.hit.chunk.chunk_id]
         unique = {(c.hit.chunk.doc_id, c.start, c.end): c for c in [*same, *before]}
-        anchors = Anchors.of(unicodedata.normalize("NFKC", analysis.question))
+        anchors = analysis.anchors
         for key, sentence in unique.items():
             positions = _term_positions(sentence.text, analysis.terms)
             tags = self.engine.tokenizer.tag(sentence.text)
@@ -650,11 +649,12 @@ class ExtractiveAnswerer:
                 )
                 rows.append((span, sentence, features))
         # Which span answers is a choice among them: each against its best rival.
+        near, left, right = (SPAN_FEATURES.index(name) for name in ("near_terms", "left_anchor", "right_anchor"))
         if rows:
-            near_top = max(r[2][1] for r in rows)
-            anchor_top = max(r[2][11] + r[2][12] for r in rows)
+            near_top = max(r[2][near] for r in rows)
+            anchor_top = max(r[2][left] + r[2][right] for r in rows)
             for _, _, features in rows:
-                features += [features[1] - near_top, features[11] + features[12] - anchor_top]
+                features += [features[near] - near_top, features[left] + features[right] - anchor_top]
         for span, _, features in rows:
             features.append(latin_share(span.text) if analysis.chinese else 0.0)
         return rows
@@ -796,18 +796,17 @@ def _folded(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
-def _bigram_share(bigrams: frozenset[str], text: str) -> float:
+def _bigram_share(bigrams: frozenset[str], folded: str) -> float:
+    """Share of `bigrams` in `folded` (a text passed through `_folded`)."""
     if not bigrams:
         return 0.0
-    folded = "".join(unicodedata.normalize("NFKC", text).lower().split())  # reports are hard-wrapped
     return sum(b in folded for b in bigrams) / len(bigrams)
 
 
-def _common_run(core: str, text: str) -> float:
-    """Longest substring of `core` found in `text`, over len(core)."""
+def _common_run(core: str, folded: str) -> float:
+    """Longest substring of `core` found in `folded` (a text passed through `_folded`), over len(core)."""
     if not core:
         return 0.0
-    folded = "".join(unicodedata.normalize("NFKC", text).lower().split())
     best = 0
     for i in range(len(core)):
         j = i + best + 1
