@@ -65,6 +65,19 @@ def _open(settings: Settings, config: EngineConfig | None = None, rebuild: bool 
     )
 
 
+def _open_existing(settings: Settings) -> Engine:
+    """The engine over an index that must exist already (search, ask)."""
+    engine = _open(settings)
+    if not engine.backend.exists():
+        raise IndexNotFoundError(f"no index at {settings.index_dir}: run `policyqa ingest PATH` first")
+    return engine
+
+
+def _answerer(engine: Engine, settings: Settings) -> ExtractiveAnswerer:
+    """The answerer `/ask` uses, with the reader model of POLICYQA_READER when one is set."""
+    return ExtractiveAnswerer(engine, reader=open_reader(settings.reader))
+
+
 def _print_report(report: IngestReport, index_dir: Path) -> None:
     parts = [
         f"{len(report.added)} added",
@@ -192,9 +205,7 @@ def search(
     if (query is None) == (queries is None):
         raise PolicyQAError("give either a QUERY or --queries FILE")
     bridge = False if no_bridge else None  # None: the engine's default
-    engine = _open(settings)
-    if not engine.backend.exists():
-        raise IndexNotFoundError(f"no index at {settings.index_dir}: run `policyqa ingest PATH` first")
+    engine = _open_existing(settings)
     if queries is not None:
         try:
             lines = [line.strip() for line in queries.read_text(encoding="utf-8").splitlines()]
@@ -225,11 +236,8 @@ def ask(
     """Answer a question as POST /ask does: the short answer, the cited quotes, or "not found"."""
     settings = _settings(index_dir, model, threads)
     parsed_filters = _parse_filters(filters)
-    engine = _open(settings)
-    if not engine.backend.exists():
-        raise IndexNotFoundError(f"no index at {settings.index_dir}: run `policyqa ingest PATH` first")
-    answerer = ExtractiveAnswerer(engine, reader=open_reader(settings.reader))
-    answer = answerer.answer(question, k=k, filters=parsed_filters)
+    engine = _open_existing(settings)
+    answer = _answerer(engine, settings).answer(question, k=k, filters=parsed_filters)
     if as_json:
         typer.echo(json.dumps(_answer_json(answer, explain), ensure_ascii=False, indent=2))
     else:
@@ -251,7 +259,7 @@ def demo(
         typer.echo(f"first run: ingesting {settings.seeds_dir} into {settings.index_dir}", err=True)
         with ProgressBars() as bars:
             _print_report(engine.ingest([settings.seeds_dir], progress=bars.update), settings.index_dir)
-    typer.echo(_render_answer(ExtractiveAnswerer(engine, reader=open_reader(settings.reader)).answer(query)))
+    typer.echo(_render_answer(_answerer(engine, settings).answer(query)))
     typer.echo("")
     typer.echo(_render(engine.search(query, k=k)))
 
