@@ -61,8 +61,23 @@ def prior_models() -> AnswerModels:
     return AnswerModels(
         sentence=flat(SENTENCE_FEATURES, {"sentence_terms": 3.0, "dense": 3.0}),
         decision=flat(DECISION_FEATURES, {"best_sentence": 1.0}),
-        span=flat(SPAN_FEATURES, {"kind_match": 1.0, "near_terms": 1.0}),
+        span=flat(SPAN_FEATURES, {"near_terms": 1.0}),
     )
+
+
+def _linear(
+    features: tuple[str, ...], mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: float
+) -> LinearModel:
+    return LinearModel(features, tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, coef)), intercept)
+
+
+def _report(model: LinearModel, name: str, y: np.ndarray, oof: np.ndarray) -> LinearModel:
+    """Print the out-of-fold AUC and every weight, per unit and per standard deviation."""
+    auc = roc_auc_score(y, oof) if 0 < y.sum() < len(y) else float("nan")
+    print(f"{name}: {len(y)} rows, {int(y.sum())} positive, out-of-fold AUC {auc:.3f}")
+    for f, c, s in zip(model.features, model.coef, model.scale, strict=True):
+        print(f"    {f:<18} {c / s:+.3f} per unit ({c:+.3f} per sd)")
+    return model
 
 
 def fit_linear(
@@ -86,18 +101,8 @@ def fit_linear(
     scaler = StandardScaler().fit(x)
     model = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(x), y, sample_weight=w)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    linear = LinearModel(
-        features,
-        tuple(map(float, scaler.mean_)),
-        tuple(map(float, scale)),
-        tuple(map(float, model.coef_[0])),
-        float(model.intercept_[0]),
-    )
-    auc = roc_auc_score(y, oof) if 0 < y.sum() < len(y) else float("nan")
-    print(f"{name}: {len(y)} rows, {int(y.sum())} positive, out-of-fold AUC {auc:.3f}")
-    for f, c, s in zip(features, model.coef_[0], scale, strict=True):
-        print(f"    {f:<18} {c / s:+.3f} per unit ({c:+.3f} per sd)")
-    return linear, oof
+    linear = _linear(features, scaler.mean_, scale, model.coef_[0], float(model.intercept_[0]))
+    return _report(linear, name, y, oof), oof
 
 
 def fit_ranking(
@@ -144,15 +149,7 @@ def fit_ranking(
         mean, scale, coef, intercept = fit(train)
         oof[test] = 1.0 / (1.0 + np.exp(-(intercept + ((x[test] - mean) / scale) @ coef)))
     mean, scale, coef, intercept = fit(np.arange(len(y)))
-    linear = LinearModel(
-        features, tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, coef)), intercept
-    )
-    print(
-        f"{name}: {len(y)} rows, {int(y.sum())} positive, ranked by pairs, out-of-fold AUC {roc_auc_score(y, oof):.3f}"
-    )
-    for f, c, s_ in zip(features, coef, scale, strict=True):
-        print(f"    {f:<18} {c / s_:+.3f} per unit ({c:+.3f} per sd)")
-    return linear, oof
+    return _report(_linear(features, mean, scale, coef, intercept), f"{name} (ranked by pairs)", y, oof), oof
 
 
 def collect(args: argparse.Namespace) -> list[tuple[Question, str, Analysis, ExtractiveAnswerer]]:
@@ -213,18 +210,14 @@ def print_follow_ratios(rows: list[Any]) -> None:
 
     present = [(q, a, r) for q, c, a, r in rows if c == "present" and q.kind == "cmrc" and a.candidates]
     for ratio in (0.25, 0.4, 0.5, 0.6, 0.8):
+        any_answerer = present[0][2]  # select() reads only the config
+        selector = ExtractiveAnswerer(any_answerer.engine, AnswerConfig(follow_ratio=ratio), any_answerer.models)
         quotes, hits = [], []
-        for q, analysis, answerer in present:
-            chosen = ExtractiveAnswerer(answerer.engine, AnswerConfig(follow_ratio=ratio), answerer.models).select(
-                analysis.candidates
-            )
+        for q, analysis, _ in present:
+            chosen = selector.select(analysis.candidates)
             quotes.append(len(chosen))
             hits.append(any(answer_in_quotes(g, [c.text for c in chosen]) for g in q.all_answers))
         print(f"  follow_ratio {ratio}: {np.mean(quotes):.2f} quotes per answer, gold in them {np.mean(hits):.3f}")
-
-
-def typed_ids(rows: list[Any]) -> set[str]:
-    return {q.qid for q, c, a, _ in rows if c == "present" and a.kind.typed and q.kind == "cmrc"}
 
 
 def rescore(analysis: Analysis, model: LinearModel) -> None:
@@ -289,8 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print_top_k(rows, sentence_oof, np.array(sy))
     if args.dump:
-        qids = [q.qid for q, c, a, _ in rows if c == "present" and a.candidates for _ in a.candidates]
-        arrays = {"x": np.array(sx), "y": np.array(sy), "g": np.array(sg), "q": np.array(qids)}
+        arrays = {"x": np.array(sx), "y": np.array(sy), "g": np.array(sg), "q": np.array(sq)}
         np.savez(args.dump.with_suffix(".sentences.npz"), **arrays)
     for _, _, analysis, _ in rows:
         rescore(analysis, sentence)
@@ -345,25 +337,23 @@ def main(argv: list[str] | None = None) -> int:
     for q, condition, analysis, answerer in rows:
         if condition != "present" or not analysis.kind.typed or not analysis.candidates or q.kind != "cmrc":
             continue
-        answerer.models = replace(answerer.models, sentence=sentence)
         for span, _, features in answerer.span_rows(analysis, answerer.select(analysis.candidates)):
-            if True:
-                f1 = cmrc_f1(span.text, q.all_answers)
-                px.append(features)
-                py.append(f1 >= SPAN_LABEL_F1)
-                pg.append(group(q))
-                pq.append(q.qid)
-                pf1.append(f1)
+            f1 = cmrc_f1(span.text, q.all_answers)
+            px.append(features)
+            py.append(f1 >= SPAN_LABEL_F1)
+            pg.append(group(q))
+            pq.append(q.qid)
+            pf1.append(f1)
     oracle: dict[str, float] = {}
     for qid, f1 in zip(pq, pf1, strict=True):
         oracle[qid] = max(oracle.get(qid, 0.0), f1)
-    print(f"short answers: best candidate's F1 (oracle) {sum(oracle.values()) / max(1, len(typed_ids(rows))):.3f}")
+    typed = {q.qid for q, c, a, _ in rows if c == "present" and a.kind.typed and q.kind == "cmrc"}
+    print(f"short answers: best candidate's F1 (oracle) {sum(oracle.values()) / max(1, len(typed)):.3f}")
     span, span_oof = fit_linear(np.array(px), np.array(py), np.array(pg), SPAN_FEATURES, args.folds, "span")
     best_span: dict[str, tuple[float, float]] = {}
     for qid, p, f1 in zip(pq, span_oof, pf1, strict=True):
         if qid not in best_span or p > best_span[qid][0]:
             best_span[qid] = (p, f1)
-    typed = {q.qid for q, c, a, _ in rows if c == "present" and a.kind.typed and q.kind == "cmrc"}
     span_threshold, span_f1 = 0.0, 0.0
     for t in np.linspace(0.0, 0.5, 26):
         f1 = sum(f for p, f in best_span.values() if p >= t) / max(1, len(typed))
