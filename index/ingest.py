@@ -234,12 +234,13 @@ def markdown_to_text(markdown: str) -> Parsed:
 
 
 def _from_parsers(name: str) -> Parser:
-    """A parser of `index.parsers`, imported on first use (that module builds on this one)."""
+    """A parser of `index.parsers`, run in a worker process with a time budget
+    and a memory cap (these formats are where hostile files hide)."""
 
     def parse(data: bytes, file: str) -> Parsed:
-        from . import parsers
+        from .parse_worker import parse_in_worker
 
-        result: Parsed = getattr(parsers, name)(data, file)
+        result: Parsed = parse_in_worker(name, data, file)
         return result
 
     parse.__name__ = name

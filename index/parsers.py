@@ -10,8 +10,10 @@ that names the file and says what to do. A file over a limit raises
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +25,15 @@ MAX_CHARS = 5_000_000  # extracted characters, about 2,500 pages of Chinese
 MAX_UNCOMPRESSED = 200 * 1024 * 1024  # a .docx is a zip: total size of its parts once unpacked
 MAX_ZIP_ENTRIES = 10_000
 MAX_DEPTH = 256  # HTML element nesting
+# Work limits, counted on the markup before a parser builds a tree: a small
+# file of many empty elements costs parse time and memory out of all
+# proportion to its text. A 2,000-page report holds about 40,000 paragraphs
+# and a few hundred thousand tags.
+MAX_TAGS = 2_000_000  # XML or HTML tags (opening and closing) in one document
+MAX_PARAGRAPHS = 100_000  # Word paragraphs
+# BeautifulSoup spends about 25 µs per element, so a page is held to fewer: a
+# long report saved as HTML has some tens of thousands.
+MAX_HTML_ELEMENTS = 100_000
 
 # Paragraphs are set two blank lines apart, which clean_text never joins across
 # (as markdown_to_text does): these formats say outright where paragraphs end.
@@ -121,6 +132,7 @@ def parse_docx(
             `max_entries` parts, or over `max_chars` characters.
     """
     _check_zip(data, name, max_uncompressed, max_entries)
+    _check_docx_work(data, name)
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
@@ -157,18 +169,57 @@ def _check_zip(data: bytes, name: str, max_uncompressed: int, max_entries: int) 
         )
 
 
+_WORD_PARAGRAPH = re.compile(rb"<w:p[\s/>]")
+
+
+def _check_docx_work(data: bytes, name: str) -> None:
+    """Count the tags and paragraphs of the document body, streamed out of the
+    zip in blocks (never unpacked whole), before python-docx builds its tree."""
+    tags = paragraphs = 0
+    tail = b""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if "word/document.xml" not in archive.namelist():
+                return  # python-docx reports the missing part in its own words
+            with archive.open("word/document.xml") as part:
+                while block := part.read(1 << 20):
+                    block = tail + block
+                    cut = max(0, len(block) - 8)  # a tag split across blocks is counted in the next one
+                    tags += block.count(b"<", 0, cut)
+                    paragraphs += len(_WORD_PARAGRAPH.findall(block, 0, cut))
+                    tail = block[cut:]
+                    _check_work(name, tags, paragraphs)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise IngestError(f"{name}: the .docx is damaged ({exc}): re-save it in Word") from exc
+    tags += tail.count(b"<")
+    paragraphs += len(_WORD_PARAGRAPH.findall(tail))
+    _check_work(name, tags, paragraphs)
+
+
+def _check_work(name: str, tags: int, paragraphs: int) -> None:
+    if tags > MAX_TAGS:
+        raise DocumentTooLargeError(f"{name}: more than {MAX_TAGS:,} tags of markup: refused (split the document)")
+    if paragraphs > MAX_PARAGRAPHS:
+        raise DocumentTooLargeError(
+            f"{name}: more than {MAX_PARAGRAPHS:,} paragraphs: refused (split the document)"
+        )
+
+
 def _docx_units(document: Any, name: str, max_chars: int) -> tuple[list[str], list[str]]:
     units: list[str] = []
     headings: list[str] = []
     chars = 0
+    # Style names by id, read once: python-docx's `paragraph.style` scans every
+    # style of the document for each paragraph (about 1 ms each).
+    style_names = {s.style_id: s.name or "" for s in document.styles}
+    heading_ids = {i for i, n in style_names.items() if re.match(r"(?i)^(heading|标题|title)\s*\d*$", n)}
     for block in document.iter_inner_content():
         if hasattr(block, "rows"):  # a table: one paragraph per row, cells apart
             cells = ([" ".join(c.text.split()) for c in _unique_cells(row)] for row in block.rows)
             rows = [" ".join(t for t in texts if t) for texts in cells]
         else:
             rows = [block.text.strip()]
-            style = (block.style.name if block.style is not None else "") or ""
-            if rows[0] and re.match(r"(?i)^(heading|标题|title)\s*\d*$", style):
+            if rows[0] and block._p.style in heading_ids:
                 headings.append(rows[0])
         for text in rows:
             if text:
@@ -203,7 +254,9 @@ _CONTAINERS = frozenset(
 _CONTAINER_TAG = re.compile(
     r"<(/?)(?:{})(?=[\s/>])(?:[^<>]*?(/))?".format("|".join(sorted(_CONTAINERS, key=len, reverse=True))), re.I
 )
+_OPENING_TAG = re.compile(r"<[A-Za-z]")
 _DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "object", "head")
+_HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
 
 
@@ -224,8 +277,10 @@ def parse_html(data: bytes, name: str, *, max_depth: int = MAX_DEPTH, max_chars:
     from bs4 import BeautifulSoup
 
     text = _decode_html(data, name)
-    # Measured twice: on the markup, before a parser spends time and memory on
-    # a hostile page, and on the tree the parser actually built.
+    # Elements counted and nesting measured on the markup, before a parser
+    # spends time and memory on a hostile page; nesting again on the tree the
+    # parser actually built.
+    _check_html_elements(text, name)
     depth = _markup_depth(text, max_depth)
     if depth <= max_depth:
         soup = BeautifulSoup(text, _html_builder())
@@ -234,16 +289,44 @@ def parse_html(data: bytes, name: str, *, max_depth: int = MAX_DEPTH, max_chars:
         raise DocumentTooLargeError(
             f"{name}: elements nested {depth} deep, more than the limit of {max_depth}: refused"
         )
-    title_tag = soup.find("title")
+    title_tag, dropped, heading_tags = _special_tags(soup)
     title = " ".join(title_tag.get_text().split()) if title_tag else ""
-    for tag in soup.find_all(_DROP_TAGS):
+    heading_tags = [h for h in heading_tags if not any(p.name in _DROP_TAGS for p in h.parents)]
+    for tag in dropped:
         tag.decompose()
-    headings = [" ".join(h.get_text().split()) for h in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"])]
+    headings = [" ".join(h.get_text().split()) for h in heading_tags]
     headings = [h for h in headings if h]
     units = _html_units(soup, name, max_chars)
     if not units:
         raise IngestError(f"{name}: the page has no visible text: check the file")
     return Parsed(_PARAGRAPH_BREAK.join(units), title or (headings[0] if headings else ""), tuple(headings))
+
+
+def _check_html_elements(text: str, name: str) -> None:
+    # counting stops one past the limit, so a hostile page costs no more than a legal one
+    elements = sum(1 for _ in itertools.islice(_OPENING_TAG.finditer(text), MAX_HTML_ELEMENTS + 1))
+    if elements > MAX_HTML_ELEMENTS:
+        raise DocumentTooLargeError(f"{name}: more than {MAX_HTML_ELEMENTS:,} elements: refused (split the page)")
+
+
+def _special_tags(soup: Any) -> tuple[Any, list[Any], list[Any]]:
+    """The <title>, the elements to drop and the headings, in one walk of the
+    tree (each `find_all` is a walk of its own, and costs about 1 µs a node)."""
+    title = None
+    dropped: list[Any] = []
+    headings: list[Any] = []
+    for node in soup.descendants:
+        name = getattr(node, "name", None)
+        if name is None:
+            continue
+        if name == "title" and title is None:
+            title = node
+        if name in _DROP_TAGS:
+            dropped.append(node)
+        elif name in _HEADING_TAGS:
+            headings.append(node)
+    # a dropped element inside another dropped one is already gone with it
+    return title, [d for d in dropped if not any(p.name in _DROP_TAGS for p in d.parents)], headings
 
 
 def _html_builder() -> str:

@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from index import parse_worker
 from index.backend import Filters
 from index.chunkstore import DocRecord
 from index.engine import Engine
@@ -417,6 +418,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     On start-up, an index that does not exist yet is built from `settings.seeds_dir`.
     """
     engine = engine or Engine.open(settings.index_dir, model=settings.model, threads=settings.threads)
+    parse_worker.configure(settings.parse_limits())
     service = Service(settings, engine)
 
     @asynccontextmanager

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from index import parse_worker
 from index.backend import Filters
 from index.engine import Engine, EngineConfig, IngestReport, SearchResult
 from index.errors import IndexNotFoundError, PolicyQAError
@@ -52,11 +53,13 @@ def _settings(index_dir: Path | None, model: str | None = None, threads: int | N
     if threads is not None:
         overrides["threads"] = threads
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:  # a bad POLICYQA_* variable: one line, no traceback
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
         raise PolicyQAError(f"setting {where}: {first['msg'].removeprefix('Value error, ')}") from exc
+    parse_worker.configure(settings.parse_limits())
+    return settings
 
 
 def _open(settings: Settings, config: EngineConfig | None = None, rebuild: bool = False) -> Engine:

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from index.parse_worker import ParseLimits
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The most hits one API request may ask for (the engine itself allows more, for evaluation).
@@ -42,6 +44,11 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="largest accepted upload")
     max_k: int = Field(default=API_MAX_K, ge=1, le=API_MAX_K, description="most hits one request may ask for")
+
+    # ---- parsing PDF, DOCX and HTML (in worker processes) ----
+    parse_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="wall time to parse one document")
+    parse_memory_mb: int = Field(default=1024, ge=64, description="memory one parsing worker may add")
+    parse_workers: int = Field(default=2, ge=1, le=64, description="documents parsed at once")
 
     # ---- optional generated answers (OpenAI-compatible chat endpoint) ----
     reader: Path | None = Field(
@@ -83,6 +90,11 @@ class Settings(BaseSettings):
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"CORS origin {origin!r} is not http(s)://host[:port] (nor '*')")
         return [o.rstrip("/") for o in value]
+
+    def parse_limits(self) -> ParseLimits:
+        return ParseLimits(
+            timeout_s=self.parse_timeout_s, memory_mb=self.parse_memory_mb, workers=self.parse_workers
+        )
 
     @model_validator(mode="after")
     def _llm_complete(self) -> Settings:

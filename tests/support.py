@@ -156,3 +156,26 @@ def make_html(body: str, title: str = "", charset: str = "utf-8") -> bytes:
         f"<body>{body}</body></html>"
     )
     return page.encode(charset)
+
+
+# ---- hostile files (the outside probe's findings, issue 11) ----
+
+
+def docx_of_empty_paragraphs(count: int) -> bytes:
+    """A tiny .docx whose body is `count` empty paragraphs (<w:p/>): 175,000 of
+    them zip to about 2.4 KB and cost python-docx 43 s before the work limits."""
+    plain = make_docx(["正文"])
+    source = zipfile.ZipFile(io.BytesIO(plain))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "word/document.xml":
+                data = data.replace(b"<w:body>", b"<w:body>" + b"<w:p/>" * count, 1)
+            archive.writestr(info.filename, data)
+    return out.getvalue()
+
+
+def html_of_line_breaks(count: int) -> bytes:
+    """A page of `count` times "x<br>": 400,000 of them (2 MB) took 39 s and 460 MB to parse."""
+    return b"<html><body>" + b"x<br>" * count + b"</body></html>"
