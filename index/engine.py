@@ -226,7 +226,15 @@ class Engine:
 
     def apply(self, add: Sequence[Document], remove: Sequence[str] = (), progress: Progress | None = None) -> ReadView:
         """Add (or replace, by doc_id) and remove documents in one atomic step."""
-        prepared = self.prepare(add, progress)
+        return self.commit(self.prepare(add, progress), remove, progress)
+
+    def commit(
+        self, prepared: Sequence[PreparedDocument], remove: Sequence[str] = (), progress: Progress | None = None
+    ) -> ReadView:
+        """Write documents prepared earlier (added, or replacing those of the same
+        doc_id) and remove others, in one atomic step. Only this part needs a
+        writer's lock: `prepare`, the slow part, can run beside other writers."""
+        add = [p.document for p in prepared]
         current = self.backend.view().documents() if self.backend.exists() else []
         gone = set(remove) | {d.doc_id for d in add}
         fingerprints = [(d.doc_id, d.fingerprint) for d in current if d.doc_id not in gone]

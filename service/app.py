@@ -51,7 +51,7 @@ from index.errors import (
 )
 from index.ingest import SUPPORTED_SUFFIXES, document_from_bytes
 from index.reader import open_reader
-from index.types import Hit
+from index.types import Document, Hit
 
 from .answer import ExtractiveAnswerer
 from .highlight import highlight_spans
@@ -264,19 +264,31 @@ class Service:
             raise DocumentTooLargeError(f"{name}: {len(data):,} bytes, over the limit of {limit:,}: split the file")
         meta = _parse_metadata(metadata)
         doc = document_from_bytes(data, UPLOAD_PREFIX + name, meta, (title or "").strip() or None)
+        if _same_upload(old := self._current(doc.doc_id), doc):
+            return self._unchanged(old)
+        # Embedding, the slow part, runs outside the write lock: other uploads
+        # and deletes go on meanwhile, and only the commit queues. Two uploads
+        # of one file still end as one document: the doc_id is the file name.
+        prepared = self.engine.prepare([doc])
         with self.write_lock:
-            known = (
-                {d.doc_id: d for d in self.engine.backend.view().documents()} if self.engine.backend.exists() else {}
-            )
-            old = known.get(doc.doc_id)
-            if old and (old.fingerprint, old.metadata, old.title) == (doc.fingerprint, doc.metadata, doc.title):
-                return UploadResponse(
-                    status="unchanged", document=_document_out(old), index_version=self.engine.backend.view().version
-                )
-            view = self.engine.apply([doc])
+            old = self._current(doc.doc_id)
+            if _same_upload(old, doc):  # the same file, committed by another request meanwhile
+                return self._unchanged(old)
+            view = self.engine.commit(prepared)
         record = next(d for d in view.documents() if d.doc_id == doc.doc_id)
         return UploadResponse(
             status="updated" if old else "added", document=_document_out(record), index_version=view.version
+        )
+
+    def _current(self, doc_id: str) -> DocRecord | None:
+        if not self.engine.backend.exists():
+            return None
+        return next((d for d in self.engine.backend.view().documents() if d.doc_id == doc_id), None)
+
+    def _unchanged(self, record: DocRecord | None) -> UploadResponse:
+        assert record is not None
+        return UploadResponse(
+            status="unchanged", document=_document_out(record), index_version=self.engine.backend.view().version
         )
 
     def delete(self, doc_id: str) -> DeleteResponse:
@@ -293,6 +305,10 @@ class Service:
     def close(self) -> None:
         if self.composer is not None:
             self.composer.close()
+
+
+def _same_upload(old: DocRecord | None, doc: Document) -> bool:
+    return old is not None and (old.fingerprint, old.metadata, old.title) == (doc.fingerprint, doc.metadata, doc.title)
 
 
 def _document_out(doc: DocRecord) -> DocumentOut:

@@ -197,3 +197,89 @@ def test_reads_during_writes_see_one_whole_version(server: Server) -> None:
     shown = sum(1 for rs in responses for path, _, body in rs for d, _ in doc_ids(path, body) if d in uploaded)
     print(f"{total} reads over {len(seen_versions)} versions; {shown} hits of uploaded documents")
     assert shown > 0
+
+
+# ---- writes are not blocked behind embedding (issue 11, item 4) ----
+
+
+class GatedEmbedder:
+    """The real embedder, except that a batch of `big` texts or more waits at a
+    gate: an upload held mid-embedding for as long as the test needs."""
+
+    def __init__(self, inner: UsemEmbedder, big: int) -> None:
+        self.inner, self.big = inner, big
+        self.inside = threading.Semaphore(0)
+        self.gate = threading.Event()
+
+    def encode_documents(self, texts: Any, **kwargs: Any) -> Any:
+        if len(texts) >= self.big:
+            self.inside.release()
+            assert self.gate.wait(120), "the test never opened the gate"
+        return self.inner.encode_documents(texts, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture()
+def gated(seed_index: Path, usem: UsemEmbedder, tmp_path: Path) -> Iterator[tuple[Server, GatedEmbedder]]:
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir)
+    embedder = GatedEmbedder(usem, big=100)
+    settings = Settings(index_dir=index_dir, seeds_dir=tmp_path / "no-seeds")
+    with Server(create_app(settings, engine=open_engine(index_dir, embedder))) as s:  # type: ignore[arg-type]
+        yield s, embedder
+        embedder.gate.set()
+
+
+def big_text(marker: str) -> bytes:
+    """About 150 chunks of distinct sentences."""
+    lines = [f"第{i}条：{marker}示范区到2025年建成第{i}个数字化车间，投资{i * 3}亿元。" for i in range(1500)]
+    return "\n".join(lines).encode()
+
+
+def post_in_background(url: str, name: str, data: bytes, results: list[httpx.Response]) -> threading.Thread:
+    def post() -> None:
+        with httpx.Client(base_url=url, timeout=300) as client:
+            results.append(client.post("/documents", files={"file": (name, data)}))
+
+    thread = threading.Thread(target=post, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_uploads_and_deletes_go_on_while_a_big_upload_is_embedded(gated: tuple[Server, GatedEmbedder]) -> None:
+    server, embedder = gated
+    results: list[httpx.Response] = []
+    big = post_in_background(server.url, "big.txt", big_text("甲"), results)
+    assert embedder.inside.acquire(timeout=60), "the big upload never reached embedding"
+    with httpx.Client(base_url=server.url) as client:
+        started = time.perf_counter()
+        small_file = ("small.txt", "青禾县建成高标准农田12万亩。".encode())
+        small = client.post("/documents", files={"file": small_file}, timeout=5)
+        assert small.status_code == 201 and time.perf_counter() - started < 5
+        started = time.perf_counter()
+        gone = client.delete(f"/documents/{small.json()['document']['doc_id']}", timeout=1)
+        missing = client.delete("/documents/doesnotexist", timeout=1)
+        assert (gone.status_code, missing.status_code) == (200, 404) and time.perf_counter() - started < 1
+        embedder.gate.set()
+        big.join(120)
+        assert [r.status_code for r in results] == [201]
+        sources = [d["source"] for d in client.get("/documents").json()["documents"]]
+    assert sum(s.endswith("big.txt") for s in sources) == 1 and not any(s.endswith("small.txt") for s in sources)
+
+
+def test_two_uploads_of_one_file_at_once_end_as_one_document(gated: tuple[Server, GatedEmbedder]) -> None:
+    server, embedder = gated
+    results: list[httpx.Response] = []
+    threads = [post_in_background(server.url, "same.txt", big_text(m), results) for m in ("乙", "丙")]
+    for _ in threads:  # both are embedding at once, neither holding the write lock
+        assert embedder.inside.acquire(timeout=60)
+    embedder.gate.set()
+    for thread in threads:
+        thread.join(120)
+    assert sorted(r.status_code for r in results) == [201, 201]
+    with httpx.Client(base_url=server.url) as client:
+        documents = client.get("/documents").json()["documents"]
+    assert [d["source"].endswith("same.txt") for d in documents].count(True) == 1
+    assert len({r.json()["document"]["doc_id"] for r in results}) == 1
