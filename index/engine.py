@@ -25,7 +25,7 @@ from .embedders import Embedder, make_embedder
 from .errors import IngestError, InputError, ModelMismatchError
 from .glossary import GlossDictionary
 from .hybrid import FusionConfig, FusionMethod, Ranking, SearchMode, fuse, lexical_trust
-from .ingest import iter_files, read_document, source_key
+from .ingest import UPLOAD_SCHEME, iter_files_with_roots, read_document, source_key
 from .local_backend import LocalBackend
 from .tokenize import ChineseTokenizer
 from .types import Document, Hit
@@ -252,18 +252,18 @@ class Engine:
         files cost nothing. Unreadable files are reported, not fatal."""
         started = time.perf_counter()
         report = IngestReport()
-        files = iter_files(paths)
+        files = iter_files_with_roots(paths)
         # A writer killed earlier may have left staging folders behind; they go
         # now, even when this run turns out to have nothing to write.
         self.backend.recover()
         known = {d.doc_id: d for d in self.backend.view().documents()} if self.backend.exists() else {}
         to_add: list[Document] = []
         seen: set[str] = set()
-        for i, path in enumerate(files):
+        for i, (path, root) in enumerate(files):
             if progress:
                 progress("read", i + 1, len(files))
             try:
-                doc = read_document(path)
+                doc = read_document(path, source_key(path, root))
             except IngestError as exc:
                 report.failed.append(str(exc))
                 continue
@@ -274,10 +274,12 @@ class Engine:
                 continue
             (report.updated if old else report.added).append(doc.source)
             to_add.append(doc)
-        folders = [source_key(p).rstrip("/") + "/" for p in paths if Path(p).is_dir()]
+        folders = tuple(_folder_prefix(source_key(p, p)) for p in paths if Path(p).is_dir())
         removed = [
-            d.doc_id for d in known.values() if d.doc_id not in seen and d.source.startswith(tuple(folders))
-        ] if folders else []
+            d.doc_id
+            for d in known.values()
+            if d.doc_id not in seen and d.source.startswith(folders) and not d.source.startswith(UPLOAD_SCHEME)
+        ]
         report.removed = [known[d].source for d in removed]
         if to_add or removed:
             view = self.apply(to_add, removed, progress)
@@ -455,6 +457,11 @@ class Engine:
                 )
             )
         return hits
+
+
+def _folder_prefix(key: str) -> str:
+    """What the sources of a folder's files start with ("" for the current directory itself)."""
+    return "" if key == "." else key.rstrip("/") + "/"
 
 
 def _checked_query(query: str | None) -> str:

@@ -268,15 +268,25 @@ _TEXT_PARSERS: Mapping[str, Callable[[str], Parsed]] = MappingProxyType(
 # ---- finding files ----
 
 
-def source_key(path: Path) -> str:
-    """How a file is named in the index: relative to the current directory when
-    inside it, else absolute, with "/" separators. Symlinks are not resolved,
-    so the name is the path as given, made absolute and tidied."""
+# API uploads are named "upload:<file name>": no file path an ingest gives
+# starts so (`source_key` sees to it), so a folder ingest never takes an
+# upload for one of its files, nor removes it as vanished.
+UPLOAD_SCHEME = "upload:"
+
+
+def source_key(path: Path, root: Path | None = None) -> str:
+    """How a file is named in the index, with "/" separators and never as an
+    absolute path (a server must not show its folders): relative to the
+    current directory when inside it, else starting from `root` (the folder or
+    file named for ingest; by default the file itself). Symlinks are not
+    resolved, so the name is the path as given, made absolute and tidied."""
     absolute = Path(os.path.abspath(path))
     try:
-        return absolute.relative_to(Path.cwd()).as_posix()
+        key = absolute.relative_to(Path.cwd()).as_posix()
     except ValueError:
-        return absolute.as_posix()
+        base = Path(os.path.abspath(root if root is not None else path)).parent
+        key = absolute.relative_to(base).as_posix()
+    return "./" + key if key.startswith(UPLOAD_SCHEME) else key
 
 
 def iter_files(paths: Iterable[Path]) -> list[Path]:
@@ -287,7 +297,12 @@ def iter_files(paths: Iterable[Path]) -> list[Path]:
     Raises:
         IngestError: a path does not exist, or names a file of an unsupported type.
     """
-    found: dict[str, Path] = {}
+    return [file for file, _ in iter_files_with_roots(paths)]
+
+
+def iter_files_with_roots(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """`iter_files`, each file with the path it was found under (for `source_key`)."""
+    found: dict[str, tuple[Path, Path]] = {}
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -298,7 +313,7 @@ def iter_files(paths: Iterable[Path]) -> list[Path]:
         else:
             raise IngestError(f"{path}: no such file or folder: check the path")
         for file in candidates:
-            found.setdefault(os.path.abspath(file), file)
+            found.setdefault(os.path.abspath(file), (file, path))
     return list(found.values())
 
 
@@ -400,7 +415,7 @@ def _document(
     found = clean_text(parsed.title).text if parsed.title else cleaned.title
     return Document(
         doc_id=stable_id(source),
-        title=title or found or PurePosixPath(source).stem or source,
+        title=title or found or PurePosixPath(source.removeprefix(UPLOAD_SCHEME)).stem or source,
         source=source,
         text=cleaned.text,
         fingerprint=fingerprint,

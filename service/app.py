@@ -49,7 +49,7 @@ from index.errors import (
     PolicyQAError,
     UnsupportedFormatError,
 )
-from index.ingest import SUPPORTED_SUFFIXES, document_from_bytes
+from index.ingest import SUPPORTED_SUFFIXES, UPLOAD_SCHEME, document_from_bytes
 from index.reader import open_reader
 from index.types import Document, Hit
 
@@ -78,7 +78,6 @@ from .settings import Settings
 log = logging.getLogger("policyqa.service")
 
 STATIC_DIR = Path(__file__).with_name("static")
-UPLOAD_PREFIX = "uploads/"
 MAX_JSON_BYTES = 256 * 1024  # a 2,000-character question is under 10 KB; leave room for a clear 422
 MAX_METADATA_KEYS = 50
 
@@ -255,7 +254,7 @@ class Service:
 
     # ---- writing ----
     def upload(self, filename: str | None, data: bytes, metadata: str | None, title: str | None) -> UploadResponse:
-        """Parse, then add or replace the document `uploads/<filename>`; all or nothing."""
+        """Parse, then add or replace the document `upload:<filename>`; all or nothing."""
         name = _plain_file_name(filename)
         if not data:
             raise InputError(f"{name}: the file is empty (0 bytes): upload a file with content")
@@ -263,7 +262,7 @@ class Service:
             limit = self.settings.max_upload_bytes
             raise DocumentTooLargeError(f"{name}: {len(data):,} bytes, over the limit of {limit:,}: split the file")
         meta = _parse_metadata(metadata)
-        doc = document_from_bytes(data, UPLOAD_PREFIX + name, meta, (title or "").strip() or None)
+        doc = document_from_bytes(data, UPLOAD_SCHEME + name, meta, (title or "").strip() or None)
         if _same_upload(old := self._current(doc.doc_id), doc):
             return self._unchanged(old)
         # Embedding, the slow part, runs outside the write lock: other uploads

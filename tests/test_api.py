@@ -22,6 +22,7 @@ from index.embedders import UsemEmbedder
 from service.app import create_app
 from service.settings import Settings
 
+from .conftest import SEEDS
 from .support import make_docx, make_html, make_pdf, make_scanned_pdf, make_zip_bomb, open_engine
 
 SEED_000 = "000_6c3b29e3f385016a"
@@ -264,7 +265,7 @@ def test_upload_query_delete(make_client: AppFactory, name: str) -> None:
     assert r.status_code == 201, r.text
     doc = r.json()["document"]
     assert r.json()["status"] == "added"
-    assert doc["source"] == f"uploads/{name}" and doc["metadata"] == {"region": "星河湾", "year": 2030}
+    assert doc["source"] == f"upload:{name}" and doc["metadata"] == {"region": "星河湾", "year": 2030}
     assert doc["title"] == "星河湾数字港规划报告" and doc["chunks"] >= 1
 
     # visible to the next query, no restart
@@ -395,7 +396,7 @@ def test_filters_by_doc_id_source_and_metadata(make_client: AppFactory) -> None:
     assert docs({"year": 2031}) == {b}
     assert docs({"region": ["星河湾", "月亮湾"]}) == {a, b}
     assert docs({"doc_id": b}) == {b}
-    assert docs({"source": "uploads/"}) == {a, b}
+    assert docs({"source": "upload:"}) == {a, b}
     assert docs({"region": "无此地"}) == set()
     seed_ids = {d["doc_id"] for d in c.get("/documents").json()["documents"]} - {a, b}
     assert docs({"doc_id": sorted(seed_ids)}) <= seed_ids
@@ -589,7 +590,7 @@ def test_queries_are_answered_while_a_document_is_added(make_client: AppFactory,
         writer.join(30)
     assert result["r"].status_code == 201
     after = c.post("/search", json={"query": QUESTION, "k": 1}).json()
-    assert after["index_version"] != before and after["hits"][0]["source"] == "uploads/slow.txt"
+    assert after["index_version"] != before and after["hits"][0]["source"] == "upload:slow.txt"
 
 
 # ---- cross-site writes (issue 11, item 3) ----
@@ -628,3 +629,44 @@ def test_own_origin_allowed_portal_and_plain_clients_may_write(make_client: AppF
     ):
         r = c.post("/documents", files={"file": (f"ok{n}.txt", f"第{n}份报告，数字经济。".encode())}, headers=headers)
         assert r.status_code == 201, r.text
+
+
+# ---- names in responses (issue 11, items 6 and 8) ----
+
+
+def test_seeds_ingested_on_first_run_are_named_without_server_paths(
+    usem: UsemEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds = tmp_path / "srv" / "policyqa" / "seeds"
+    seeds.mkdir(parents=True)
+    for path in sorted(SEEDS.glob("*.txt"))[:2]:
+        shutil.copy(path, seeds / path.name)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # serve started from another directory than the seeds'
+    index_dir = tmp_path / "index"
+    app = create_app(Settings(index_dir=index_dir, seeds_dir=seeds), engine=open_engine(index_dir, usem))
+    with TestClient(app) as c:
+        listing = c.get("/documents")
+        sources = sorted(d["source"] for d in listing.json()["documents"])
+        assert len(sources) == 2
+        assert sources == sorted(f"seeds/{p.name}" for p in seeds.iterdir())
+        hits = c.post("/search", json={"query": "数字经济", "filters": {"source": "seeds/"}}).json()["hits"]
+        answer = c.post("/ask", json={"question": "数字经济增加值占GDP比重"})
+        assert hits and answer.status_code == 200
+        for body in (listing.text, json.dumps(hits, ensure_ascii=False), answer.text):
+            assert str(tmp_path) not in body
+
+
+def test_ingesting_an_empty_uploads_folder_keeps_the_api_uploads(
+    make_client: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = make_client()
+    fact = "星河湾数字港建成算力规模达987PFlops的智算中心。".encode()
+    doc_id = upload(c, "plan.txt", fact).json()["document"]["doc_id"]
+    monkeypatch.chdir(tmp_path)
+    for folder in ("uploads", "upload:"):  # the old upload prefix, and the scheme itself as a folder name
+        (tmp_path / folder).mkdir()
+        report = c.app.state.service.engine.ingest([Path(folder)])
+        assert report.removed == [] and report.added == []
+    assert doc_id in {d["doc_id"] for d in c.get("/documents").json()["documents"]}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from index.clean import clean_text
+from index.engine import Engine
 from index.errors import IngestError
 from index.ingest import (
     PARSERS,
@@ -77,14 +78,32 @@ def test_changed_file_keeps_its_id_and_gets_a_new_fingerprint(tmp_path: Path, mo
     assert after.text == "第一段，修改后的内容。"
 
 
-def test_source_outside_the_working_directory_is_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sources_outside_the_working_directory_start_from_the_path_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never an absolute path: a server would show its folders in every response."""
     (tmp_path / "inside").mkdir()
     monkeypatch.chdir(tmp_path / "inside")
     path = tmp_path / "outside.txt"
     path.write_text("内容。", encoding="utf-8")
-    expected = Path(os.path.abspath(path)).as_posix()
-    assert source_key(path) == expected
-    assert read_document(path).source == expected
+    assert source_key(path) == read_document(path).source == "outside.txt"
+    (tmp_path / "reports" / "2021").mkdir(parents=True)
+    nested = tmp_path / "reports" / "2021" / "plan.txt"
+    nested.write_text("内容。", encoding="utf-8")
+    assert source_key(nested, tmp_path / "reports") == "reports/2021/plan.txt"
+    assert source_key(tmp_path / "upload:x.txt") == "./upload:x.txt"  # never taken for an API upload
+
+
+def test_ingesting_the_working_directory_drops_its_vanished_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, usem: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("甲文件的内容。", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("乙文件的内容。", encoding="utf-8")
+    engine = Engine.open(tmp_path / ".index", embedder=usem)
+    assert len(engine.ingest([Path(".")]).added) == 2
+    (tmp_path / "b.txt").unlink()
+    assert engine.ingest([Path(".")]).removed == ["b.txt"]
 
 
 def test_explicit_source_and_metadata(tmp_path: Path) -> None:
