@@ -14,6 +14,7 @@ update.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -30,6 +31,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -73,6 +75,7 @@ from .schemas import (
     Span,
     UploadResponse,
 )
+from .security_headers import SecurityHeaders
 from .settings import Settings
 
 log = logging.getLogger("policyqa.service")
@@ -90,10 +93,15 @@ class RequestTooLargeError(PolicyQAError):
     """A request body over the service's limit."""
 
 
+class RequestTimeoutError(PolicyQAError):
+    """A request body that did not arrive within the service's deadline."""
+
+
 # Most specific first: the first class that matches sets the status and code.
 ERROR_STATUS: tuple[tuple[type[PolicyQAError], int, str], ...] = (
     (UnauthorizedError, 401, "unauthorized"),
     (RequestTooLargeError, 413, "too_large"),
+    (RequestTimeoutError, 408, "request_timeout"),
     (DocumentTooLargeError, 413, "too_large"),
     (UnsupportedFormatError, 415, "unsupported_format"),
     (IngestError, 422, "unreadable_document"),
@@ -180,11 +188,14 @@ class Service:
 
     # ---- auth ----
     def check_key(self, credentials: HTTPAuthorizationCredentials | None) -> None:
+        self.check_token(credentials.credentials if credentials is not None else None)
+
+    def check_token(self, token: str | None) -> None:
         if not self._keys:
             return
-        if credentials is None:
+        if token is None:
             raise UnauthorizedError("this API needs a key: send `Authorization: Bearer <key>`")
-        given = credentials.credentials.encode()
+        given = token.encode()
         # compare with every key, so the time taken does not tell which key came close
         matches = [hmac.compare_digest(given, key) for key in self._keys]
         if not any(matches):
@@ -393,11 +404,14 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class BodyLimit:
-    """Refuses request bodies over a limit before they are read into memory or spooled to disk."""
+    """Refuses request bodies over a limit before they are read into memory or
+    spooled to disk, and bodies that take longer than `timeout_s` to arrive
+    (a client trickling bytes would otherwise hold a worker for ever)."""
 
-    def __init__(self, app: Any, upload_limit: int) -> None:
+    def __init__(self, app: Any, upload_limit: int, timeout_s: float) -> None:
         self.app = app
         self.upload_limit = upload_limit
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -412,16 +426,50 @@ class BodyLimit:
             await response(scope, receive, send)
             return
         received = 0
+        deadline: float | None = None
 
         async def limited() -> MutableMapping[str, Any]:
-            nonlocal received
-            message = await receive()
+            nonlocal received, deadline
+            loop = asyncio.get_running_loop()
+            deadline = deadline or loop.time() + self.timeout_s
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError as exc:
+                raise RequestTimeoutError(
+                    f"the request body did not arrive within {self.timeout_s:g} s: send it at once"
+                ) from exc
             received += len(message.get("body", b""))
             if received > limit:
                 raise RequestTooLargeError(f"the request body is over the limit of {limit:,} bytes")
             return message
 
         await self.app(scope, limited, send)
+
+
+class KeyGuard:
+    """Checks the API key from the headers alone, before a body is read: a
+    client without a valid key cannot make the service receive, spool or
+    parse an upload (FastAPI would read the form before its dependencies)."""
+
+    def __init__(self, app: Any, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] != "OPTIONS" and _needs_key(scope["path"]):
+            headers = {k.lower(): v for k, v in scope.get("headers") or []}
+            scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+            given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+            try:
+                self.service.check_token(given)
+            except UnauthorizedError as exc:
+                await domain_error(exc)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _needs_key(path: str) -> bool:
+    return path in ("/search", "/ask", "/documents") or path.startswith("/documents/")
 
 
 # ---- the app ----
@@ -442,7 +490,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         yield
         service.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the package's own files: an offline intranet has no CDN.
+    app = FastAPIOffline(
         title="policyqa",
         summary="Hybrid (BM25 + dense) search and cited answers over Chinese policy reports",
         version="0.1.0",
@@ -452,13 +501,18 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     _add_error_handlers(app)
     _add_routes(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(BodyLimit, upload_limit=settings.max_upload_bytes + 1024 * 1024)
+    app.add_middleware(
+        BodyLimit, upload_limit=settings.max_upload_bytes + 1024 * 1024, timeout_s=settings.body_timeout_s
+    )
+    # Added after BodyLimit, so it runs first: a request without a valid key is refused before its body is read.
+    app.add_middleware(KeyGuard, service=service)
     # Added after BodyLimit, so it runs first: a cross-site write is refused before its body is read.
     app.add_middleware(
         CrossSiteWriteGuard,
         allowed_origins=settings.cors_origins,
         refuse=lambda message: error_json(403, "cross_site_write", message),
     )
+    app.add_middleware(SecurityHeaders, frame_origins=settings.cors_origins)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -117,6 +117,7 @@ def serve(
     import uvicorn
 
     from .app import create_app
+    from .http_protocol import protocol_with_header_timeout
 
     settings = _settings(index_dir, model, threads)
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
@@ -124,7 +125,13 @@ def serve(
         settings = Settings(**{**settings.model_dump(exclude_unset=True), **overrides})
     # The service's own messages (first-run ingest, unexpected errors) at INFO beside uvicorn's.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        http=protocol_with_header_timeout(settings.header_timeout_s),
+    )
 
 
 @app.command("bench")

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="largest accepted upload")
     max_k: int = Field(default=API_MAX_K, ge=1, le=API_MAX_K, description="most hits one request may ask for")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="time a client has to send a request's line and headers"
+    )
+    body_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="time a client has to send a whole request body (an upload)"
+    )
 
     # ---- parsing PDF, DOCX and HTML (in worker processes) ----
     parse_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="wall time to parse one document")

@@ -9,9 +9,15 @@ extractable text (the glyphs are not embedded; no viewer needs to draw them here
 from __future__ import annotations
 
 import io
+import socket
+import threading
+import time
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 from index.bridge import GlossDictionary
 from index.embedders import Embedder
@@ -179,3 +185,32 @@ def docx_of_empty_paragraphs(count: int) -> bytes:
 def html_of_line_breaks(count: int) -> bytes:
     """A page of `count` times "x<br>": 400,000 of them (2 MB) took 39 s and 460 MB to parse."""
     return b"<html><body>" + b"x<br>" * count + b"</body></html>"
+
+
+# ---- a real HTTP server ----
+
+
+class Server:
+    """uvicorn in a thread, on a socket bound to a free loopback port."""
+
+    def __init__(self, app: Any, **config: Any) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = {"log_level": "warning", "timeout_keep_alive": 30, **config}
+        self.server = uvicorn.Server(uvicorn.Config(app, **config))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+        self.sock.close()

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -52,15 +53,20 @@ class Portal:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                if self.path == "/attack":  # a hostile page: a blind multipart upload to the API
+                path, _, query = self.path.partition("?")
+                target = parse_qs(query).get("api", [portal.api])[0]
+                if path == "/attack":  # a hostile page: a blind multipart upload to the API
                     return self.send_page(
                         "<!DOCTYPE html><html><body><script>"
                         "const fd = new FormData();"
                         "fd.append('file', new Blob(['恶意替换的文档内容。'], {type: 'text/plain'}), 'evil.txt');"
-                        f"fetch('{portal.api}/documents', {{method: 'POST', mode: 'no-cors', body: fd}})"
+                        f"fetch('{target}/documents', {{method: 'POST', mode: 'no-cors', body: fd}})"
                         ".finally(() => { window.sent = true; });"
                         "</script></body></html>"
                     )
+                if path == "/framed":  # the search box in an iframe, as a portal embeds it
+                    frame = f'<iframe src="{target}/embed"></iframe>'
+                    return self.send_page(f"<!DOCTYPE html><html><body>{frame}</body></html>")
                 return self.send_page(
                     '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>门户</title>'
                     "<style>body { font-family: serif; color: #900 } input { display: none }</style></head>"
@@ -95,19 +101,11 @@ def portal() -> Iterator[Portal]:
     p.close()
 
 
-@pytest.fixture(scope="module")
-def api(
-    seed_index: Path, usem: UsemEmbedder, tmp_path_factory: pytest.TempPathFactory, portal: Portal
-) -> Iterator[str]:
-    """The service in real uvicorn on a free loopback port; CORS allows http://localhost:<portal port> only."""
+def serve(settings: Settings, usem: UsemEmbedder) -> Iterator[str]:
+    """The service in real uvicorn on a free loopback port; yields its URL."""
     import uvicorn
 
-    index_dir = tmp_path_factory.mktemp("browser") / "index"
-    shutil.copytree(seed_index, index_dir)
-    settings = Settings(
-        index_dir=index_dir, seeds_dir=index_dir.parent / "none", cors_origins=[f"http://localhost:{portal.port}"]
-    )
-    app = create_app(settings, engine=open_engine(index_dir, usem))
+    app = create_app(settings, engine=open_engine(settings.index_dir, usem))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -115,11 +113,36 @@ def api(
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    portal.api = url
-    yield url
+    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     server.should_exit = True
     thread.join(10)
+
+
+def index_copy(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index_dir = tmp_path_factory.mktemp("browser") / "index"
+    shutil.copytree(seed_index, index_dir)
+    return index_dir
+
+
+@pytest.fixture(scope="module")
+def api(
+    seed_index: Path, usem: UsemEmbedder, tmp_path_factory: pytest.TempPathFactory, portal: Portal
+) -> Iterator[str]:
+    """The service; CORS allows http://localhost:<portal port> only."""
+    index_dir = index_copy(seed_index, tmp_path_factory)
+    settings = Settings(
+        index_dir=index_dir, seeds_dir=index_dir.parent / "none", cors_origins=[f"http://localhost:{portal.port}"]
+    )
+    for url in serve(settings, usem):
+        portal.api = url
+        yield url
+
+
+@pytest.fixture(scope="module")
+def api_without_cors(seed_index: Path, usem: UsemEmbedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service with POLICYQA_CORS_ORIGINS unset (the default): same origin only."""
+    index_dir = index_copy(seed_index, tmp_path_factory)
+    yield from serve(Settings(index_dir=index_dir, seeds_dir=index_dir.parent / "none"), usem)
 
 
 @pytest.fixture(scope="module")
@@ -233,15 +256,30 @@ def test_widget_on_a_refused_origin_says_so(page: Any, api: str, portal: Portal)
     )
 
 
-def test_a_cross_site_upload_is_refused(page: Any, api: str, portal: Portal) -> None:
+@pytest.mark.parametrize("cors", ["one allowed origin", "unset"])
+def test_a_cross_site_upload_is_refused(
+    page: Any, api: str, api_without_cors: str, portal: Portal, cors: str
+) -> None:
     """A page on an origin CORS does not list posts a multipart upload in no-cors
-    mode (no preflight): the browser sends it, the service answers 403, nothing changes."""
+    mode (no preflight): the browser sends it, the service answers 403, nothing changes.
+    With CORS unset, every other origin is foreign, the portal's too."""
     import httpx
 
-    before = httpx.get(api + "/documents").json()
+    target, attacker = (api, "127.0.0.1") if cors == "one allowed origin" else (api_without_cors, "localhost")
+    before = httpx.get(target + "/documents").json()
     statuses: list[int] = []
     page.on("response", lambda r: statuses.append(r.status) if r.url.endswith("/documents") else None)
-    page.goto(f"http://127.0.0.1:{portal.port}/attack")
+    page.goto(f"http://{attacker}:{portal.port}/attack?api={target}")
     page.wait_for_function("window.sent === true", timeout=30_000)
     assert statuses == [403]
-    assert httpx.get(api + "/documents").json() == before
+    assert httpx.get(target + "/documents").json() == before
+
+
+def test_embed_is_frameable_by_the_allowed_origin_only(page: Any, api: str, portal: Portal) -> None:
+    """/embed's frame-ancestors lists the CORS origins: the portal frames it, another origin cannot."""
+    page.goto(f"http://localhost:{portal.port}/framed?api={api}")
+    sync_api.expect(page.frame_locator("iframe").locator(".pqa-q")).to_be_visible(timeout=30_000)
+    page.goto(f"http://127.0.0.1:{portal.port}/framed?api={api}")
+    page.wait_for_timeout(1500)
+    frame = page.frames[-1]
+    assert frame.url != page.url and frame.locator(".pqa-q").count() == 0

@@ -12,7 +12,6 @@ sees versions in order, never an older one after a newer one.
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,13 +21,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from index.embedders import UsemEmbedder
 from service.app import create_app
 from service.settings import Settings
 
-from .support import open_engine
+from .support import Server, open_engine
 
 pytestmark = pytest.mark.slow
 
@@ -66,30 +64,6 @@ class Versions:
     documents: dict[str, set[str]] = field(default_factory=dict)
     markers: dict[str, dict[str, str]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
-
-
-class Server:
-    """uvicorn in a thread, on a socket bound to a free loopback port."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_keep_alive=30))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-        self.sock.close()
 
 
 @pytest.fixture()
