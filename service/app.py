@@ -187,9 +187,6 @@ class Service:
             log.warning("seed not ingested: %s", line)
 
     # ---- auth ----
-    def check_key(self, credentials: HTTPAuthorizationCredentials | None) -> None:
-        self.check_token(credentials.credentials if credentials is not None else None)
-
     def check_token(self, token: str | None) -> None:
         if not self._keys:
             return
@@ -533,10 +530,9 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 _bearer = HTTPBearer(auto_error=False, description="one of POLICYQA_API_KEYS (only when keys are configured)")
 
 
-def require_key(
-    service: ServiceDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    service.check_key(credentials)
+def require_key(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """Declares the bearer key in the OpenAPI schema. The check itself is made
+    by `KeyGuard` from the headers, before a body is read."""
 
 
 Protected = [Depends(require_key)]

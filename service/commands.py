@@ -5,6 +5,8 @@ Kept apart from cli.py so that plain searches never import the evaluation code."
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -125,6 +127,11 @@ def serve(
         settings = Settings(**{**settings.model_dump(exclude_unset=True), **overrides})
     # The service's own messages (first-run ingest, unexpected errors) at INFO beside uvicorn's.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    # uvicorn stops on SIGTERM, then raises the signal again for the handler it
+    # found: with the default one the process dies without running its exit
+    # handlers, and multiprocessing's (the parsing forkserver's socket folder)
+    # would be left in TMPDIR. A normal exit instead:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         create_app(settings),
         host=settings.host,
