@@ -29,11 +29,13 @@ from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from index import parse_worker
 from index.backend import Filters
@@ -113,9 +115,25 @@ ERROR_STATUS: tuple[tuple[type[PolicyQAError], int, str], ...] = (
     (IndexVersionError, 503, "index_version"),
     (PolicyQAError, 400, "bad_request"),
 )
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 415, 422, 503)
+# What each error status means, for the OpenAPI document: every route lists
+# the statuses it can return (see `_add_routes`), with the error body's model.
+ERROR_MEANINGS = {
+    400: "the body is not valid JSON, or not a readable form",
+    401: "no API key, or a wrong one (only when POLICYQA_API_KEYS is set)",
+    403: "a write sent by a page of another site",
+    404: "no such document",
+    408: "the body did not arrive within POLICYQA_BODY_TIMEOUT_S",
+    413: "over a limit: body size, pages, characters, paragraphs, elements, nesting, parse time or memory",
+    415: "a file type that is not supported",
+    422: "invalid input (the message says which field and why), or a file that cannot be read",
+    503: "no index is loaded, or it cannot be used (damaged, another model, a newer format)",
 }
+
+
+def error_responses(*codes: int, keys: bool) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a route that can fail with these statuses (and 401 when keys are required)."""
+    listed = sorted({*codes, 401} if keys else set(codes))
+    return {code: {"model": ErrorResponse, "description": ERROR_MEANINGS[code]} for code in listed}
 
 
 def error_json(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -496,7 +514,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.state.service = service
     _add_error_handlers(app)
-    _add_routes(app)
+    _add_routes(app, keys=bool(settings.api_keys))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(
         BodyLimit, upload_limit=settings.max_upload_bytes + 1024 * 1024, timeout_s=settings.body_timeout_s
@@ -535,24 +553,39 @@ def require_key(credentials: Annotated[HTTPAuthorizationCredentials | None, Depe
     by `KeyGuard` from the headers, before a body is read."""
 
 
-Protected = [Depends(require_key)]
+def _add_routes(app: FastAPI, keys: bool) -> None:
+    """The API's routes. With keys configured, each protected route declares
+    the bearer scheme and its 401; without, nothing in the schema asks for a header."""
+    protected = [Depends(require_key)] if keys else []
 
-
-def _add_routes(app: FastAPI) -> None:
     @app.post(
-        "/search", response_model=SearchResponse, dependencies=Protected, responses=ERROR_RESPONSES, tags=["search"]
+        "/search",
+        response_model=SearchResponse,
+        dependencies=protected,
+        responses=error_responses(400, 408, 413, 422, 503, keys=keys),
+        tags=["search"],
     )
     def search(body: SearchRequest, service: ServiceDep) -> SearchResponse:
         """Ranked passages for a query, with scores and the spans of `text` that match it."""
         return service.search(body)
 
-    @app.post("/ask", response_model=AskResponse, dependencies=Protected, responses=ERROR_RESPONSES, tags=["search"])
+    @app.post(
+        "/ask",
+        response_model=AskResponse,
+        dependencies=protected,
+        responses=error_responses(400, 408, 413, 422, 503, keys=keys),
+        tags=["search"],
+    )
     def ask(body: AskRequest, service: ServiceDep) -> AskResponse:
         """An answer quoted from the top passages with [n] citations, or `found: false` and the nearest passages."""
         return service.ask(body)
 
     @app.get(
-        "/documents", response_model=DocumentList, dependencies=Protected, responses=ERROR_RESPONSES, tags=["documents"]
+        "/documents",
+        response_model=DocumentList,
+        dependencies=protected,
+        responses=error_responses(503, keys=keys),
+        tags=["documents"],
     )
     def list_documents(service: ServiceDep) -> DocumentList:
         """Every document in the index."""
@@ -562,8 +595,11 @@ def _add_routes(app: FastAPI) -> None:
         "/documents",
         response_model=UploadResponse,
         status_code=201,
-        dependencies=Protected,
-        responses=ERROR_RESPONSES,
+        dependencies=protected,
+        responses={
+            200: {"model": UploadResponse, "description": "the same file as before: nothing changed"},
+            **error_responses(400, 403, 408, 413, 415, 422, 503, keys=keys),
+        },
         tags=["documents"],
     )
     def upload_document(
@@ -574,7 +610,8 @@ def _add_routes(app: FastAPI) -> None:
         title: Annotated[str | None, Form(max_length=300)] = None,
     ) -> UploadResponse:
         """Add a document (201), or replace the one uploaded under the same file name (201; 200 when
-        nothing changed); searchable at once."""
+        nothing changed); searchable at once. The file name must be plain (no folders, no leading dot)
+        and end in a supported suffix; the content must be readable as that type."""
         data = file.file.read(service.settings.max_upload_bytes + 1)
         result = service.upload(file.filename, data, metadata, title)
         if result.status == "unchanged":
@@ -584,8 +621,8 @@ def _add_routes(app: FastAPI) -> None:
     @app.delete(
         "/documents/{doc_id}",
         response_model=DeleteResponse,
-        dependencies=Protected,
-        responses=ERROR_RESPONSES,
+        dependencies=protected,
+        responses=error_responses(403, 404, 422, 503, keys=keys),
         tags=["documents"],
     )
     def delete_document(doc_id: str, service: ServiceDep) -> DeleteResponse:
@@ -619,6 +656,15 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, APIRoute | Route) and route.methods and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PolicyQAError)
     async def on_domain_error(_: Request, exc: PolicyQAError) -> JSONResponse:
@@ -635,12 +681,15 @@ def _add_error_handlers(app: FastAPI) -> None:
         return error_json(422, "invalid_request", _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         cause = exc.__cause__
         if isinstance(cause, PolicyQAError):  # raised while FastAPI read the body (the size limit)
             return domain_error(cause)
         codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
-        return error_json(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route of the path; list them all
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return error_json(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), headers)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

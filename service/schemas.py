@@ -7,7 +7,7 @@ silently ignored option.
 from __future__ import annotations
 
 import enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,8 +15,13 @@ from index.engine import MAX_QUERY_CHARS
 
 from .settings import API_MAX_K
 
+# A query of blanks alone (U+00A0 included) is refused: said in the schema,
+# so that a client generated from it knows before it asks.
+NOT_ONLY_WHITESPACE = r"\S"
 FilterScalar = str | int | float | bool
-FilterValue = FilterScalar | list[FilterScalar]
+# An empty list would match nothing: the schema says minItems 1, and the
+# backend refuses it with a message that names the key (Filters.parse).
+FilterValue = FilterScalar | Annotated[list[FilterScalar], Field(json_schema_extra={"minItems": 1})]
 
 
 class Mode(enum.StrEnum):
@@ -33,7 +38,11 @@ class Request(BaseModel):
 
 class SearchRequest(Request):
     query: str = Field(
-        min_length=1, max_length=MAX_QUERY_CHARS, examples=["哪个园区提出数字经济增加值占GDP比重达35%？"]
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        pattern=NOT_ONLY_WHITESPACE,
+        description="the query; at least one character that is not whitespace",
+        examples=["哪个园区提出数字经济增加值占GDP比重达35%？"],
     )
     # strict: a JSON `true` is no count (pydantic would otherwise read it as 1)
     k: int = Field(default=10, ge=1, le=API_MAX_K, strict=True, description="hits to return")
@@ -48,7 +57,11 @@ class SearchRequest(Request):
 
 class AskRequest(Request):
     question: str = Field(
-        min_length=1, max_length=MAX_QUERY_CHARS, examples=["Which park targets a 35% digital-economy share?"]
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        pattern=NOT_ONLY_WHITESPACE,
+        description="the question; at least one character that is not whitespace",
+        examples=["Which park targets a 35% digital-economy share?"],
     )
     k: int = Field(default=5, ge=1, le=API_MAX_K, strict=True, description="passages to return beside the answer")
     mode: Mode = Mode.hybrid

@@ -196,7 +196,8 @@ def test_search_modes(client: TestClient, mode: str) -> None:
 
 JSON_CASES = [
     ({"question": ""}, 422, "invalid_request"),
-    ({"question": "   "}, 422, "invalid_input"),
+    ({"question": "   "}, 422, "invalid_request"),  # the schema's pattern says so: \S
+    ({"question": "\u00a0\u3000"}, 422, "invalid_request"),
     ({"question": "问" * 10_000}, 422, "invalid_request"),
     ({"question": "数字经济", "mode": "fuzzy"}, 422, "invalid_request"),
     ({"question": "数字经济", "k": 0}, 422, "invalid_request"),
