@@ -148,7 +148,7 @@ def absent_engines(
         wanted = corpus_fingerprint((d.doc_id, d.fingerprint) for d in keep)
         target = cache_dir / f"absent-{fold}of{folds}"
         engine = open_engine(target)
-        if not (engine.backend.exists() and engine.backend.manifest().get("corpus_fingerprint") == wanted):
+        if engine.corpus_fingerprint() != wanted:
             if not (source / "CURRENT").is_file():
                 raise ValueError(f"no index at {source} to copy for the absent condition")
             shutil.rmtree(target, ignore_errors=True)

@@ -169,7 +169,7 @@ def collect(args: argparse.Namespace) -> list[tuple[Question, str, Analysis, Ext
     questions = with_answer_splits(docs, questions)
     full_dir = args.cache_dir / "cmrc2018-usem3"
     full = Engine.open(full_dir)
-    if not full.backend.exists():
+    if not full.exists():
         sys.exit(f"error: no CMRC index at {full_dir}: run `policyqa eval --dataset cmrc2018` first")
     folds = absent_engines(full_dir, docs, args.cache_dir / "cmrc2018-usem3-folds", Engine.open)
     fold = {d.doc_id: fold_of(i) for i, d in enumerate(docs)}

@@ -36,9 +36,9 @@ def load_dataset(
 
         def build(engine: Engine, progress: Progress | None) -> None:
             wanted = corpus_fingerprint((d.doc_id, d.fingerprint) for d in docs)
-            if engine.backend.exists() and engine.backend.manifest().get("corpus_fingerprint") == wanted:
+            if engine.corpus_fingerprint() == wanted:
                 return
-            current = [d.doc_id for d in engine.backend.view().documents()] if engine.backend.exists() else []
+            current = [d.doc_id for d in engine.documents()]
             engine.apply(docs, remove=current, progress=progress)
 
         return questions, build
@@ -53,7 +53,7 @@ def load_dataset(
         # working directory, so a run from elsewhere ingests the same files under
         # other names: drop whatever is not under this folder's name now.
         prefix = source_key(folder).rstrip("/") + "/"
-        stray = [d.doc_id for d in engine.backend.view().documents() if not d.source.startswith(prefix)]
+        stray = [d.doc_id for d in engine.documents() if not d.source.startswith(prefix)]
         if stray:
             engine.apply([], remove=stray, progress=progress)
 

@@ -55,14 +55,14 @@ class Setting:
 
 
 def candidates(engine: Engine, questions: Sequence[Question], depth: int = 50) -> list[Scored]:
-    view = engine.backend.view()
+    view = engine.view()
     out = []
     for q in questions:
         c = engine.candidates(q.question, depth, view=view)
         assert c.lexical_all is not None
         relevant = {}
         for key in c.lexical_all[0].tolist():
-            record = view.store.doc_of_row(key)
+            record = view.resolve([key])[0][1]
             relevant[key] = record.doc_id == q.gold_doc or Path(record.source).stem == q.gold_doc
         out.append(Scored(q, c, relevant))
     return out

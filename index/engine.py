@@ -20,6 +20,7 @@ import numpy as np
 from .backend import Backend, Filters, PreparedDocument, ReadView
 from .bridge import Bridge, BridgeConfig, Translation
 from .chunking import ChunkingConfig, chunk_document
+from .chunkstore import DocRecord
 from .dense import DenseConfig
 from .embedders import Embedder, make_embedder
 from .errors import IngestError, InputError, ModelMismatchError
@@ -76,6 +77,9 @@ class SearchResult:
     # What the bridge added to the lexical query (None when it was off or had
     # nothing to translate): each term with its weight, source and English words.
     bridge: Translation | None = None
+    # The query's embedding (None in lexical mode), for callers that score more
+    # text against the query, so that it is embedded once per request.
+    query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -183,6 +187,34 @@ class Engine:
                 model = backend.manifest().get("model_name")
             embedder = make_embedder(model, threads=threads)
         return cls(backend, embedder, tokenizer=tokenizer, config=config, model_name=model)
+
+    # ---- the index, as callers see it (nothing outside the library reads the backend) ----
+    def exists(self) -> bool:
+        """Whether an index has been built (an engine may open on an empty folder)."""
+        return self.backend.exists()
+
+    def view(self) -> ReadView:
+        """The live version, for several reads that must agree (IndexNotFoundError when none)."""
+        return self.backend.view()
+
+    def documents(self) -> list[DocRecord]:
+        """Every document of the live version; none before the first ingest."""
+        return self.backend.view().documents() if self.backend.exists() else []
+
+    def document(self, doc_id: str) -> DocRecord | None:
+        return next((d for d in self.documents() if d.doc_id == doc_id), None)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and version of the live index; {} before the first ingest."""
+        return self.backend.view().stats() if self.backend.exists() else {}
+
+    def corpus_fingerprint(self) -> str | None:
+        """What the index holds, as one hash of its documents' ids and contents (None: no index)."""
+        return self.backend.manifest().get("corpus_fingerprint") if self.backend.exists() else None
+
+    def recover(self) -> list[str]:
+        """Clean up after a writer that was killed; returns what was removed."""
+        return self.backend.recover()
 
     # ---- checks ----
     def _check_compatible(self, manifest: dict[str, Any]) -> None:
@@ -338,7 +370,7 @@ class Engine:
         if c.translation:
             hits = _explain_bridge(view, hits, ranked, c.translation)
         timings["fuse_ms"] = (time.perf_counter() - t) * 1000
-        return SearchResult(query, mode, hits, view.version, timings, c.tokens, c.translation)
+        return SearchResult(query, mode, hits, view.version, timings, c.tokens, c.translation, c.vector)
 
     def candidates(
         self, query: str, depth: int = 50, bridge: bool | None = None, view: ReadView | None = None

@@ -377,7 +377,7 @@ class ExtractiveAnswerer:
         """The search, the question's terms and kind, and every candidate sentence with its features."""
         # One version for the whole answer: the search and every later read of
         # the index (document texts, term statistics) use the same view.
-        view = self.engine.backend.view()
+        view = self.engine.view()
         result = self.engine.search(question, k=max(k, self.config.search_depth), mode=mode, filters=filters, view=view)
         kind = detect_answer_type(result.query)
         analysis = Analysis(result.query, kind, result, view, k)
@@ -459,7 +459,9 @@ class ExtractiveAnswerer:
             b: math.log(1 + len(cands) / (1 + sum(b in f for f in folded))) for b in analysis.bigrams
         }
         bigram_total = sum(local_bigram.values()) or 1.0
-        question_vector = self.engine.embedder.encode_queries([analysis.question])[0]
+        question_vector = analysis.result.query_vector  # embedded once, by the search
+        if question_vector is None:  # lexical mode: the search embedded nothing
+            question_vector = self.engine.embedder.encode_queries([analysis.question])[0]
         vectors = self._cache.get_many([c.text for c in cands], self.engine.embedder.encode_documents)
         dense = (vectors @ question_vector).tolist()
         passage_share = {h.chunk.chunk_id: share(set(tokenize(h.chunk.text))) for h in hits}
@@ -720,9 +722,9 @@ class ExtractiveAnswerer:
         """Romanized Chinese names ("Chengdu") whose Chinese forms, as CC-CEDICT's
         proper nouns give them, no index term contains; through the engine's
         gloss dictionary, so the dictionary is loaded once."""
-        glosses = getattr(self.engine, "glosses", None)
+        glosses = self.engine.glosses
         words = list(dict.fromkeys(_LATIN_NAME.findall(" " + question)))
-        if glosses is None or not words:
+        if not words:
             return []
         unknown = []
         for word in words:

@@ -188,10 +188,10 @@ class Service:
         """Clean up after a writer that was killed (this service or `policyqa ingest`);
         on the first run, build the index from the seed reports (the demo corpus)."""
         with self.write_lock:
-            removed = self.engine.backend.recover()
+            removed = self.engine.recover()
         if removed:
             log.warning("removed what an interrupted update left in %s: %s", self.settings.index_dir, removed)
-        if self.engine.backend.exists():
+        if self.engine.exists():
             return
         seeds = self.settings.seeds_dir
         if not seeds.is_dir():
@@ -262,12 +262,12 @@ class Service:
         )
 
     def documents(self) -> DocumentList:
-        docs = self.engine.backend.view().documents() if self.engine.backend.exists() else []
+        docs = self.engine.documents()
         return DocumentList(total=len(docs), documents=[_document_out(d) for d in docs])
 
     def health(self) -> tuple[bool, HealthResponse]:
-        loaded = self.engine.backend.exists()
-        stats = self.engine.backend.view().stats() if loaded else {}
+        stats = self.engine.stats()
+        loaded = bool(stats)
         return loaded, HealthResponse(
             status="ok" if loaded else "no_index",
             index_loaded=loaded,
@@ -289,14 +289,14 @@ class Service:
             raise DocumentTooLargeError(f"{name}: {len(data):,} bytes, over the limit of {limit:,}: split the file")
         meta = _parse_metadata(metadata)
         doc = document_from_bytes(data, UPLOAD_SCHEME + name, meta, (title or "").strip() or None)
-        if _same_upload(old := self._current(doc.doc_id), doc):
+        if _same_upload(old := self.engine.document(doc.doc_id), doc):
             return self._unchanged(old)
         # Embedding, the slow part, runs outside the write lock: other uploads
         # and deletes go on meanwhile, and only the commit queues. Two uploads
         # of one file still end as one document: the doc_id is the file name.
         prepared = self.engine.prepare([doc])
         with self.write_lock:
-            old = self._current(doc.doc_id)
+            old = self.engine.document(doc.doc_id)
             if _same_upload(old, doc):  # the same file, committed by another request meanwhile
                 return self._unchanged(old)
             view = self.engine.commit(prepared)
@@ -305,22 +305,14 @@ class Service:
             status="updated" if old else "added", document=_document_out(record), index_version=view.version
         )
 
-    def _current(self, doc_id: str) -> DocRecord | None:
-        if not self.engine.backend.exists():
-            return None
-        return next((d for d in self.engine.backend.view().documents() if d.doc_id == doc_id), None)
-
     def _unchanged(self, record: DocRecord | None) -> UploadResponse:
         assert record is not None
-        return UploadResponse(
-            status="unchanged", document=_document_out(record), index_version=self.engine.backend.view().version
-        )
+        version = str(self.engine.stats().get("version", ""))
+        return UploadResponse(status="unchanged", document=_document_out(record), index_version=version)
 
     def delete(self, doc_id: str) -> DeleteResponse:
         with self.write_lock:
-            if not self.engine.backend.exists() or doc_id not in {
-                d.doc_id for d in self.engine.backend.view().documents()
-            }:
+            if self.engine.document(doc_id) is None:
                 raise DocumentNotFoundError(
                     f"no document with id {doc_id!r} in the index: list ids with GET /documents"
                 )

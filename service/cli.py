@@ -71,7 +71,7 @@ def _open(settings: Settings, config: EngineConfig | None = None, rebuild: bool 
 def _open_existing(settings: Settings) -> Engine:
     """The engine over an index that must exist already (search, ask)."""
     engine = _open(settings)
-    if not engine.backend.exists():
+    if not engine.exists():
         raise IndexNotFoundError(f"no index at {settings.index_dir}: run `policyqa ingest PATH` first")
     return engine
 
@@ -258,7 +258,7 @@ def demo(
     and list the passages behind the answer."""
     settings = _settings(index_dir, None, threads)
     engine = _open(settings)
-    if not engine.backend.exists():
+    if not engine.exists():
         typer.echo(f"first run: ingesting {settings.seeds_dir} into {settings.index_dir}", err=True)
         with ProgressBars() as bars:
             _print_report(engine.ingest([settings.seeds_dir], progress=bars.update), settings.index_dir)

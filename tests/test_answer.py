@@ -210,3 +210,24 @@ def test_config_is_checked() -> None:
         AnswerConfig(max_sentences=0)
     with pytest.raises(ValueError, match="passages"):
         AnswerConfig(passages=20, search_depth=10)
+
+
+def test_the_question_is_embedded_once_per_answer(seed_index: Path, usem: UsemEmbedder) -> None:
+    class Counting:
+        """The real embedder, counting the questions it embeds."""
+
+        def __init__(self) -> None:
+            self.queries = 0
+
+        def encode_queries(self, texts: list[str]) -> np.ndarray:
+            self.queries += len(texts)
+            return usem.encode_queries(texts)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(usem, name)
+
+    counting = Counting()
+    answer = ExtractiveAnswerer(open_engine(seed_index, counting)).answer(  # type: ignore[arg-type]
+        "哪个园区提出数字经济增加值占GDP比重达35%？"
+    )
+    assert answer.found and counting.queries == 1
