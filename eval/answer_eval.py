@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from index.answer_types import AnswerType, detect_answer_type
-from index.engine import Engine, corpus_fingerprint
-from index.types import Document
+from policyqa.index.answer_types import AnswerType, detect_answer_type
+from policyqa.index.engine import Engine, corpus_fingerprint
+from policyqa.index.types import Document
 
 from .datasets import Question
 from .metrics import answer_in_quotes, cmrc_exact, cmrc_f1

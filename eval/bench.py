@@ -36,14 +36,14 @@ from typing import Any
 import numpy as np
 import psutil
 
-from index.backend import PreparedDocument
-from index.chunking import ChunkingConfig
-from index.dense import DenseConfig, DenseIndex
-from index.embedders import UsemEmbedder
-from index.engine import index_manifest
-from index.lexical import LexicalIndex
-from index.local_backend import LocalBackend
-from index.tokenize import ChineseTokenizer
+from policyqa.index.backend import PreparedDocument
+from policyqa.index.chunking import ChunkingConfig
+from policyqa.index.dense import DenseConfig, DenseIndex
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.index.engine import index_manifest
+from policyqa.index.lexical import LexicalIndex
+from policyqa.index.local_backend import LocalBackend
+from policyqa.index.tokenize import ChineseTokenizer
 
 from .bench_compare import compare_bm25, compare_faiss
 from .bench_report import write_outputs
@@ -412,7 +412,7 @@ def _probe(index_dir: Path, queries: Sequence[str], config: BenchConfig, rep: Re
     rep.log(f"probe: a fresh process opens the index and runs {len(queries)} queries per mode, one at a time")
     queries_file = index_dir / "bench-queries.json"
     queries_file.write_text(json.dumps(list(queries), ensure_ascii=False), encoding="utf-8")
-    command = [sys.executable, "-m", "eval.bench_probe", str(index_dir), str(queries_file)]
+    command = [sys.executable, "-m", "policyqa.eval.bench_probe", str(index_dir), str(queries_file)]
     if config.threads:
         command += ["--threads", str(config.threads)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False)

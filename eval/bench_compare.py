@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from index.dense import DenseConfig, DenseIndex
-from index.lexical import LexicalIndex
+from policyqa.index.dense import DenseConfig, DenseIndex
+from policyqa.index.lexical import LexicalIndex
 
 from .bench_probe import percentiles
 

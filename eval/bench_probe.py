@@ -5,7 +5,7 @@ A fresh process, so the load time and the memory are those of a reader that
 opens the index, not of the writer that just built it (whose heap still holds
 the build's leftovers). Run by `eval.bench` as
 
-    python -m eval.bench_probe INDEX_DIR QUERIES_JSON [--threads N] [--warmup N]
+    python -m policyqa.eval.bench_probe INDEX_DIR QUERIES_JSON [--threads N] [--warmup N]
 
 and prints one JSON object on stdout; progress lines go to stderr.
 """
@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 import psutil
 
-from index.chunkstore import ChunkStore
-from index.dense import DenseIndex
-from index.embedders import UsemEmbedder
-from index.engine import Engine
-from index.hybrid import SearchMode
-from index.lexical import LexicalIndex
-from index.local_backend import LocalBackend
-from index.store import IndexDirectory
-from index.tokenize import ChineseTokenizer
+from policyqa.index.chunkstore import ChunkStore
+from policyqa.index.dense import DenseIndex
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.index.engine import Engine
+from policyqa.index.hybrid import SearchMode
+from policyqa.index.lexical import LexicalIndex
+from policyqa.index.local_backend import LocalBackend
+from policyqa.index.store import IndexDirectory
+from policyqa.index.tokenize import ChineseTokenizer
 
 MODES = (SearchMode.LEXICAL, SearchMode.DENSE, SearchMode.HYBRID)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.types import Document
+from policyqa.index.types import Document
 
 LANGUAGES = ("zh", "en")
 SPLITS = ("dev", "heldout")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.datasets import LANGUAGES, SPLITS, Question
-from eval.metrics import first_relevant_rank, mrr_at_k, ndcg_at_k, recall_at_k
+from policyqa.eval.datasets import LANGUAGES, SPLITS, Question
+from policyqa.eval.metrics import first_relevant_rank, mrr_at_k, ndcg_at_k, recall_at_k
 
 SearchFn = Callable[[str, int, str], Sequence[Mapping[str, Any]]]
 """(query, k, mode) -> at most k hits, best first, each with doc_id, source, text."""

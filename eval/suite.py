@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from index.engine import Engine, corpus_fingerprint
-from index.hybrid import FusionConfig
-from index.ingest import source_key
+from policyqa.index.engine import Engine, corpus_fingerprint
+from policyqa.index.hybrid import FusionConfig
+from policyqa.index.ingest import source_key
 
 from .datasets import Question, default_cmrc_path, load_cmrc2018, load_questions
 from .runner import EvalReport, SearchFn, evaluate

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from index.chunking import sentence_spans
-from index.ingest import iter_files, read_document
-from index.tokenize import ChineseTokenizer
-from index.types import Chunk, Document, stable_id
+from policyqa.index.chunking import sentence_spans
+from policyqa.index.ingest import iter_files, read_document
+from policyqa.index.tokenize import ChineseTokenizer
+from policyqa.index.types import Chunk, Document, stable_id
 
 from .datasets import load_cmrc2018
 

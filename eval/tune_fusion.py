@@ -1,7 +1,7 @@
 """Evidence for the fusion defaults, from one pass of candidate retrieval per question.
 
-    python -m eval.tune_fusion [--cache-dir data/eval]          # dev questions only
-    python -m eval.tune_fusion --cv 5 [--cache-dir data/eval]   # CMRC 2018, cross-validated
+    python -m policyqa.eval.tune_fusion [--cache-dir data/eval]          # dev questions only
+    python -m policyqa.eval.tune_fusion --cv 5 [--cache-dir data/eval]   # CMRC 2018, cross-validated
 
 Without --cv it scores many fusion settings on the *dev* questions only (seed
 dev split + CMRC tuning paragraphs) and prints one row per setting (MRR@10 and
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.engine import Candidates, Engine
-from index.hybrid import FusionConfig, FusionMethod, cjk_share, fuse
+from policyqa.index.engine import Candidates, Engine
+from policyqa.index.hybrid import FusionConfig, FusionMethod, cjk_share, fuse
 
 from .datasets import Question
 from .metrics import mrr_at_k, recall_at_k

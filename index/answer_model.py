@@ -5,7 +5,7 @@
 - `span`: which span of the chosen sentences is the short answer.
 
 Each is a standardized linear model (scikit-learn's LogisticRegression, fitted
-by `python -m eval.fit_answerer`; the sentence model on pairs of sentences and
+by `python -m policyqa.eval.fit_answerer`; the sentence model on pairs of sentences and
 then Platt-scaled), stored as feature names, means, scales,
 coefficients, intercept and the probability threshold it is used at. No pickle:
 loading is `json.loads`, and `explain` shows every feature's share of a score.
@@ -25,6 +25,7 @@ import numpy as np
 from .errors import PolicyQAError
 
 MODEL_FORMAT = "policyqa-answer-model/1"
+REFIT = "python -m policyqa.eval.fit_answerer"
 DEFAULT_MODEL_PATH = Path(__file__).with_name("resources") / "answer_model.json"
 
 
@@ -48,10 +49,10 @@ class LinearModel:
         if not (len(self.mean) == len(self.scale) == len(self.coef) == n) or n == 0:
             raise AnswerModelError(
                 f"linear model has {n} features but {len(self.mean)} means, {len(self.scale)} scales "
-                f"and {len(self.coef)} coefficients: refit with `python -m eval.fit_answerer`"
+                f"and {len(self.coef)} coefficients: refit with `{REFIT}`"
             )
         if any(s <= 0 for s in self.scale):
-            raise AnswerModelError("linear model has a non-positive scale: refit with `python -m eval.fit_answerer`")
+            raise AnswerModelError(f"linear model has a non-positive scale: refit with `{REFIT}`")
 
     def logit(self, x: Sequence[float]) -> float:
         return self.intercept + sum(
@@ -98,12 +99,12 @@ class LinearModel:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise AnswerModelError(
-                f"answer model {name!r} is malformed ({exc!r}): refit with `python -m eval.fit_answerer`"
+                f"answer model {name!r} is malformed ({exc!r}): refit with `{REFIT}`"
             ) from exc
         if tuple(model.features) != tuple(expected):
             raise AnswerModelError(
                 f"answer model {name!r} was fitted on features {list(model.features)}, this code computes "
-                f"{list(expected)}: refit with `python -m eval.fit_answerer`"
+                f"{list(expected)}: refit with `{REFIT}`"
             )
         return model
 
@@ -144,13 +145,13 @@ def load_models(expected: Mapping[str, Sequence[str]], path: Path | None = None)
         obj = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise AnswerModelError(
-            f"cannot read answer model {path} ({exc.strerror}): refit with `python -m eval.fit_answerer`"
+            f"cannot read answer model {path} ({exc.strerror}): refit with `{REFIT}`"
         ) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AnswerModelError(f"answer model {path} is not JSON: refit with `python -m eval.fit_answerer`") from exc
+        raise AnswerModelError(f"answer model {path} is not JSON: refit with `{REFIT}`") from exc
     if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
         raise AnswerModelError(
-            f"answer model {path} is not in format {MODEL_FORMAT}: refit with `python -m eval.fit_answerer`"
+            f"answer model {path} is not in format {MODEL_FORMAT}: refit with `{REFIT}`"
         )
     return AnswerModels(
         sentence=LinearModel.from_json(obj.get("sentence", {}), expected["sentence"], "sentence"),

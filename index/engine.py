@@ -376,7 +376,7 @@ class Engine:
         self, query: str, depth: int = 50, bridge: bool | None = None, view: ReadView | None = None
     ) -> Candidates:
         """What each side retrieves for `query` before fusion, as hybrid search
-        sees it (for tuning the fusion: `python -m eval.tune_fusion`)."""
+        sees it (for tuning the fusion: `python -m policyqa.eval.tune_fusion`)."""
         use_bridge = self.config.bridge if bridge is None else bridge
         view = view if view is not None else self.backend.view()
         return self._retrieve(view, _checked_query(query), SearchMode.HYBRID, depth, None, use_bridge, {})

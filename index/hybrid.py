@@ -51,7 +51,7 @@ class FusionConfig:
     method: FusionMethod = FusionMethod.WEIGHTED
     normalization: str = "minmax"  # minmax | max | dbsf (weighted method only)
     rrf_k: int = 60
-    # Chosen on dev questions only (`python -m eval.tune_fusion`): BM25 is the
+    # Chosen on dev questions only (`python -m policyqa.eval.tune_fusion`): BM25 is the
     # stronger ranker for Chinese questions (CMRC dev MRR@10 0.971 vs 0.716
     # dense), the dense side rescues paraphrases and English.
     dense_weight: float = 0.3
@@ -141,7 +141,7 @@ BRIDGED_WORD_TRUST = 0.5
 
 
 # The lexical vote of a question without Chinese, against 1 for a Chinese one;
-# chosen on the seed dev questions (`python -m eval.tune_fusion`).
+# chosen on the seed dev questions (`python -m policyqa.eval.tune_fusion`).
 LEXICAL_FLOOR = 0.05
 
 

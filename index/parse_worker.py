@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import DocumentTooLargeError, IngestError, PolicyQAError
 
-_PRELOAD = ["index.parsers", "bs4", "docx", "pypdf", "lxml.etree"]
+_PRELOAD = ["policyqa.index.parsers", "bs4", "docx", "pypdf", "lxml.etree"]
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+from .decoding import Parsed, decode_bytes
 from .errors import DocumentTooLargeError, IngestError
-from .ingest import Parsed, decode_bytes
 
 MAX_PAGES = 2000
 MAX_CHARS = 5_000_000  # extracted characters, about 2,500 pages of Chinese

@@ -69,7 +69,7 @@ def free_port() -> int:
 
 def start_server(index_dir: Path, threads: int | None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    command = [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "policyqa.service", "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--index-dir", str(index_dir)] + (["--threads", str(threads)] if threads else [])
     env = {**os.environ, "POLICYQA_SEEDS_DIR": str(REPO / "seeds")}
     log = open(index_dir.parent / "server.log", "wb")  # noqa: SIM115  closed with the process

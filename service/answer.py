@@ -7,7 +7,7 @@ from a stored document, followed by its `[n]` marker, and the short answer is a
 span of a quoted document, so every figure can be checked against the text.
 
 Three decisions are learned (index/answer_model.py, refitted by
-`python -m eval.fit_answerer` on every fifth CMRC 2018 paragraph and the seed
+`python -m policyqa.eval.fit_answerer` on every fifth CMRC 2018 paragraph and the seed
 dev questions, cross-validated by paragraph):
 - which sentences answer: features of each sentence of the top passages
   (SENTENCE_FEATURES: coverage of the question's idf-weighted terms in the
@@ -34,15 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from index.answer_model import AnswerModels, load_models
-from index.answer_types import AnswerType, detect_answer_type
-from index.backend import Filters
-from index.chunking import sentence_spans
-from index.engine import Engine, SearchResult
-from index.errors import DocumentNotFoundError
-from index.hybrid import SearchMode, cjk_share
-from index.reader import TransformersReader
-from index.short_answer import (
+from policyqa.index.answer_model import AnswerModels, load_models
+from policyqa.index.answer_types import AnswerType, detect_answer_type
+from policyqa.index.backend import Filters
+from policyqa.index.chunking import sentence_spans
+from policyqa.index.engine import Engine, SearchResult
+from policyqa.index.errors import DocumentNotFoundError
+from policyqa.index.hybrid import SearchMode, cjk_share
+from policyqa.index.reader import TransformersReader
+from policyqa.index.short_answer import (
     SPAN_FEATURES,
     Anchors,
     anchored_spans,
@@ -50,8 +50,8 @@ from index.short_answer import (
     latin_share,
     span_features,
 )
-from index.short_answer import Span as SpanCandidate
-from index.types import Hit
+from policyqa.index.short_answer import Span as SpanCandidate
+from policyqa.index.types import Hit
 
 NOT_FOUND_MESSAGE = "未能在已收录的文档中找到这个问题的可靠答案。"
 
@@ -91,7 +91,7 @@ class AnswerConfig:
     max_quote_chars: int = 120  # longer sentences are cut into clause groups
     # A 2nd or 3rd sentence needs this share of the best one's probability: 0.5 quotes no more
     # sentences per answer than the hand-set answerer did (1.64 against 1.70 on the CMRC fit
-    # split; `python -m eval.fit_answerer` prints the trade-off), so hits come from choosing.
+    # split; `python -m policyqa.eval.fit_answerer` prints the trade-off), so hits come from choosing.
     follow_ratio: float = 0.5
     cache_size: int = 4096  # sentence vectors kept between questions
 

@@ -37,11 +37,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from index import parse_worker
-from index.backend import Filters
-from index.chunkstore import DocRecord
-from index.engine import Engine
-from index.errors import (
+from policyqa.index import parse_worker
+from policyqa.index.backend import Filters
+from policyqa.index.chunkstore import DocRecord
+from policyqa.index.engine import Engine
+from policyqa.index.errors import (
     DocumentNotFoundError,
     DocumentTooLargeError,
     IndexCorruptError,
@@ -53,9 +53,9 @@ from index.errors import (
     PolicyQAError,
     UnsupportedFormatError,
 )
-from index.ingest import SUPPORTED_SUFFIXES, UPLOAD_SCHEME, document_from_bytes
-from index.reader import open_reader
-from index.types import Document, Hit
+from policyqa.index.ingest import SUPPORTED_SUFFIXES, UPLOAD_SCHEME, document_from_bytes
+from policyqa.index.reader import open_reader
+from policyqa.index.types import Document, Hit
 
 from .answer import ExtractiveAnswerer
 from .highlight import highlight_spans

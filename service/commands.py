@@ -12,12 +12,12 @@ from typing import Annotated
 
 import typer
 
-from index.engine import Engine, EngineConfig
-from index.errors import PolicyQAError
-from index.hybrid import FusionConfig, FusionMethod
-from index.tokenize import ChineseTokenizer, CutMode
+from policyqa.index.engine import Engine, EngineConfig
+from policyqa.index.errors import PolicyQAError
+from policyqa.index.hybrid import FusionConfig, FusionMethod
+from policyqa.index.tokenize import ChineseTokenizer, CutMode
 
-from .cli import IndexDirOpt, ModelOpt, ThreadsOpt, _settings, app
+from .cli_base import IndexDirOpt, ModelOpt, ThreadsOpt, _settings, app
 from .progress import ProgressBars
 from .settings import Settings
 
@@ -45,7 +45,7 @@ def eval_command(
 ) -> None:
     """Retrieval: Recall@1/5/10, MRR@10 and nDCG@10 per language and mode.
     Answer: answer hit, abstention, short-answer EM/F1 and latency of `/ask`."""
-    from eval.suite import load_dataset, model_slug, run_suite
+    from policyqa.eval.suite import load_dataset, model_slug, run_suite
 
     if task not in ("retrieval", "answer"):
         raise PolicyQAError(f"unknown --task {task!r}: use retrieval or answer")
@@ -169,9 +169,9 @@ def bench_command(
     """Benchmark indexing, latency, memory and disk at a corpus size, against rank_bm25 and exact FAISS."""
     from dataclasses import replace
 
-    from eval.bench import BenchConfig, parse_size, run_bench, size_label
-    from eval.bench_report import to_markdown
-    from index.dense import DenseConfig
+    from policyqa.eval.bench import BenchConfig, parse_size, run_bench, size_label
+    from policyqa.eval.bench_report import to_markdown
+    from policyqa.index.dense import DenseConfig
 
     try:
         n = parse_size(size, allow_custom=custom_size)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from eval.answer_eval import (
+from policyqa.eval.answer_eval import (
     AnswerFn,
     load_unanswerable,
     run_cmrc,
@@ -17,9 +17,9 @@ from eval.answer_eval import (
     to_markdown,
     with_answer_splits,
 )
-from eval.datasets import Question, default_cmrc_path, load_cmrc2018
-from index.engine import Engine
-from index.errors import PolicyQAError
+from policyqa.eval.datasets import Question, default_cmrc_path, load_cmrc2018
+from policyqa.index.engine import Engine
+from policyqa.index.errors import PolicyQAError
 
 UNANSWERABLE = Path(__file__).resolve().parent.parent / "eval" / "questions" / "unanswerable.jsonl"
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from index.types import Hit
+from policyqa.index.types import Hit
 
 from .answer import Answer, Citation, unsupported_numbers
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from index.engine import MAX_QUERY_CHARS
+from policyqa.index.engine import MAX_QUERY_CHARS
 
 from .settings import API_MAX_K
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from index.parse_worker import ParseLimits
+from policyqa.index.parse_worker import ParseLimits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

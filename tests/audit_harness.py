@@ -57,7 +57,7 @@ def main() -> None:
             record(event, [arguments[i] for i in EVENTS[event] if isinstance(arguments[i], str | bytes)])
 
     sys.addaudithook(hook)
-    from service.cli import main as cli_main
+    from policyqa.service.cli import main as cli_main
 
     sys.argv = ["policyqa", *args]
     cli_main()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.embedders import UsemEmbedder
-from index.engine import Engine
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.index.engine import Engine
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"

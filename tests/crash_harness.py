@@ -50,7 +50,7 @@ def main() -> None:
             time.sleep(3600)  # until the test kills us
 
     install_hooks(pause)
-    from service.cli import main as cli_main
+    from policyqa.service.cli import main as cli_main
 
     sys.argv = ["policyqa", *args]
     cli_main()
@@ -59,14 +59,14 @@ def main() -> None:
 def zygote() -> None:
     import json
 
-    import index.engine
-    from index.tokenize import ChineseTokenizer
-    from service import cli, commands  # noqa: F401  everything the CLI imports, once
+    from policyqa.index import engine
+    from policyqa.index.tokenize import ChineseTokenizer
+    from policyqa.service import cli, commands  # noqa: F401  everything the CLI imports, once
 
     warm = ChineseTokenizer()
     warm.tokenize("预热分词词典")
     # Only the default tokenizer is shared (the CLI's ingest asks for that one).
-    index.engine.ChineseTokenizer = lambda **_: warm  # type: ignore[misc,assignment]
+    engine.ChineseTokenizer = lambda **_: warm  # type: ignore[misc,assignment]
     for line in sys.stdin:
         request = json.loads(line)
         pid = os.fork()
@@ -93,8 +93,8 @@ def zygote() -> None:
 def install_hooks(pause) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
 
-    import index.engine as engine
-    import index.store as store
+    import policyqa.index.engine as engine
+    import policyqa.index.store as store
 
     original_read = engine.read_document
     reads = {"n": 0}

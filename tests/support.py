@@ -19,9 +19,9 @@ from typing import Any
 
 import uvicorn
 
-from index.bridge import GlossDictionary
-from index.embedders import Embedder
-from index.engine import Engine
+from policyqa.index.bridge import GlossDictionary
+from policyqa.index.embedders import Embedder
+from policyqa.index.engine import Engine
 
 # Reading CC-CEDICT backwards takes seconds; every engine of these tests shares one.
 SHARED_GLOSSES = GlossDictionary()

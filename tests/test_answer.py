@@ -10,8 +10,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pytest
 
-from index.embedders import UsemEmbedder
-from service.answer import (
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.service.answer import (
     NOT_FOUND_MESSAGE,
     AnswerConfig,
     ExtractiveAnswerer,
@@ -97,7 +97,7 @@ def test_found_rates_on_dev_and_held_out(all_answers: dict[str, object]) -> None
 
     On 2026-11-30, `policyqa eval --task answer`: the gold answer inside the quotes
     for 35/40 dev and 13/20 held-out questions; unanswerable refused 12/20 dev, 8/10 held out."""
-    from eval.metrics import answer_in_quotes
+    from policyqa.eval.metrics import answer_in_quotes
 
     counts: Counter[str] = Counter()
     for q in QUESTIONS:
@@ -151,7 +151,7 @@ def test_weak_evidence_is_not_found(answerer: ExtractiveAnswerer, question: str,
 
 
 def test_filters_reach_the_search(answerer: ExtractiveAnswerer) -> None:
-    from index.backend import Filters
+    from policyqa.index.backend import Filters
 
     answer = answerer.answer("哪个园区提出数字经济增加值占GDP比重达35%？", filters=Filters(doc_ids=("nope",)))
     assert not answer.found and answer.passages == []

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from eval.answer_eval import AnswerRow, absent_engines, answer_split, ask_one, fold_of, summarize, to_markdown
-from eval.datasets import Question
-from index.embedders import UsemEmbedder
-from index.engine import Engine
-from index.types import Document
+from policyqa.eval.answer_eval import AnswerRow, absent_engines, answer_split, ask_one, fold_of, summarize, to_markdown
+from policyqa.eval.datasets import Question
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.index.engine import Engine
+from policyqa.index.types import Document
 
 
 def row(
@@ -88,7 +88,7 @@ def test_an_eval_index_holds_its_corpus_alone_whatever_the_working_directory(
 ) -> None:
     """Run from another folder, the same files get other source names; the eval
     index must not end up holding both (it did: every answer then saw each passage twice)."""
-    from eval.suite import load_dataset
+    from policyqa.eval.suite import load_dataset
 
     corpus = tmp_path / "work" / "corpus"
     corpus.mkdir(parents=True)

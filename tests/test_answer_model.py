@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.answer_model import DEFAULT_MODEL_PATH, AnswerModelError, LinearModel, load_models
-from service.answer import DECISION_FEATURES, EXPECTED_FEATURES, SENTENCE_FEATURES
+from policyqa.index.answer_model import DEFAULT_MODEL_PATH, AnswerModelError, LinearModel, load_models
+from policyqa.service.answer import DECISION_FEATURES, EXPECTED_FEATURES, SENTENCE_FEATURES
 
 
 def test_shipped_model_is_plain_json_and_loads_without_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,7 +26,7 @@ def test_shipped_model_is_plain_json_and_loads_without_pickle(monkeypatch: pytes
     models = load_models(EXPECTED_FEATURES)
     assert models.sentence.features == SENTENCE_FEATURES and models.decision.features == DECISION_FEATURES
     assert 0.0 < models.decision.threshold < 1.0
-    assert models.info["fitted_by"] == "python -m eval.fit_answerer"
+    assert models.info["fitted_by"] == "python -m policyqa.eval.fit_answerer"
 
 
 def test_probability_and_explain_agree() -> None:
@@ -64,7 +64,7 @@ def test_bad_model_files_are_one_clear_error(tmp_path: Path, content: str | None
         path.write_text(content, encoding="utf-8")
     with pytest.raises(AnswerModelError, match=needle) as info:
         load_models(EXPECTED_FEATURES, path)
-    assert "python -m eval.fit_answerer" in str(info.value)
+    assert "python -m policyqa.eval.fit_answerer" in str(info.value)
 
 
 def test_a_model_fitted_on_other_features_is_refused(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.answer_types import AnswerType, detect_answer_type
+from policyqa.index.answer_types import AnswerType, detect_answer_type
 
 P, L, ORG, T, Q, LI, D = (
     AnswerType.PERSON,

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from index.embedders import UsemEmbedder
-from service.app import create_app
-from service.settings import Settings
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.service.app import create_app
+from policyqa.service.settings import Settings
 
 from .conftest import SEEDS
 from .support import make_docx, make_html, make_pdf, make_scanned_pdf, make_zip_bomb, open_engine

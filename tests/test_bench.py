@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from eval.datasets import default_cmrc_path
-from eval.embcache import EmbeddingCache
-from eval.synth import SentencePool, chunk_hashes, composed_vectors, synth_corpus, verify_tokens
-from index.dense import DenseConfig
-from index.engine import Engine, EngineConfig
-from index.tokenize import ChineseTokenizer
+from policyqa.eval.datasets import default_cmrc_path
+from policyqa.eval.embcache import EmbeddingCache
+from policyqa.eval.synth import SentencePool, chunk_hashes, composed_vectors, synth_corpus, verify_tokens
+from policyqa.index.dense import DenseConfig
+from policyqa.index.engine import Engine, EngineConfig
+from policyqa.index.tokenize import ChineseTokenizer
 
 from .conftest import SEEDS
 
@@ -163,8 +163,8 @@ def test_embedding_cache_reuses_rows_and_extends_blocks(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
-    from service import commands  # noqa: F401  registers `bench`
-    from service.cli import app
+    from policyqa.service import commands  # noqa: F401  registers `bench`
+    from policyqa.service.cli import app
 
     out, cache = tmp_path / "out", tmp_path / "cache"
     args = ["bench", "--size", "300", "--custom-size", "--out", str(out), "--cache-dir", str(cache),

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from index.bridge import Bridge, BridgeConfig, BridgeSource, BridgeTerm, Translation, lemma_variants
-from index.engine import Engine, EngineConfig
-from index.errors import InputError
-from index.glossary import GlossDictionary
-from index.lexical import LexicalIndex
-from index.pinyin import PinyinIndex
+from policyqa.index.bridge import Bridge, BridgeConfig, BridgeSource, BridgeTerm, Translation, lemma_variants
+from policyqa.index.engine import Engine, EngineConfig
+from policyqa.index.errors import InputError
+from policyqa.index.glossary import GlossDictionary
+from policyqa.index.lexical import LexicalIndex
+from policyqa.index.pinyin import PinyinIndex
 
 # Seed question q040 (dev): lexical search finds nothing without the bridge.
 Q_KONGHUI = "How many air suspension sets can Chongqing Konghui Auto produce per year?"

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from index.chunking import ChunkingConfig, chunk_document, sentence_spans
-from index.errors import InputError
-from index.types import Document, Section
+from policyqa.index.chunking import ChunkingConfig, chunk_document, sentence_spans
+from policyqa.index.errors import InputError
+from policyqa.index.types import Document, Section
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -78,7 +78,7 @@ def test_bad_config():
 
 def test_seed_chunks_cover_every_figure():
     # every number in a seed document appears inside at least one chunk, uncut
-    from index.ingest import read_document
+    from policyqa.index.ingest import read_document
 
     for path in sorted(SEEDS.glob("*.txt")):
         d = read_document(path)

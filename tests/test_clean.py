@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.clean import CleanText, clean_text, is_heading
-from index.types import Section
+from policyqa.index.clean import CleanText, clean_text, is_heading
+from policyqa.index.types import Section
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED_FILES = sorted(SEEDS.glob("*.txt"))

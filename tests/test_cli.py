@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from index.embedders import UsemEmbedder
-from index.engine import Engine
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.index.engine import Engine
 
 REPO = Path(__file__).resolve().parent.parent
 # The fields issue 2 asks every JSON hit to carry.
@@ -23,7 +23,12 @@ HIT_KEYS = ("doc_id", "title", "source", "chunk_id", "text", "start", "end", "sc
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "service", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "policyqa.service", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -204,7 +209,7 @@ def test_api_keys_that_name_nothing_stop_the_server(tmp_path: Path, keys: str) -
 
 
 def test_unset_or_blank_api_keys_still_mean_an_open_server() -> None:
-    from service.settings import Settings
+    from policyqa.service.settings import Settings
 
     assert Settings(api_keys="").api_keys == [] and Settings().api_keys == []
     assert [k.get_secret_value() for k in Settings(api_keys="a, b").api_keys] == ["a", "b"]

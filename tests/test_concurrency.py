@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from index.embedders import UsemEmbedder
-from service.app import create_app
-from service.settings import Settings
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.service.app import create_app
+from policyqa.service.settings import Settings
 
 from .support import Server, open_engine
 

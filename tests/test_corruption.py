@@ -22,12 +22,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from index.embedders import UsemEmbedder
-from index.engine import Engine
-from index.errors import IndexCorruptError, IndexVersionError, ModelMismatchError
-from index.store import IndexDirectory
-from index.tokenize import ChineseTokenizer
-from service.cli import app
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.index.engine import Engine
+from policyqa.index.errors import IndexCorruptError, IndexVersionError, ModelMismatchError
+from policyqa.index.store import IndexDirectory
+from policyqa.index.tokenize import ChineseTokenizer
+from policyqa.service.cli import app
 
 REPO = Path(__file__).resolve().parent.parent
 FIX = "policyqa ingest --rebuild"
@@ -132,7 +132,7 @@ def test_model_mismatch_names_both_models(seed_index: Path, usem: UsemEmbedder, 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "service", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "policyqa.service", *args], cwd=cwd, capture_output=True, text=True, timeout=300
     )
 
 
@@ -167,12 +167,12 @@ def test_verify_checks_every_byte(index: Path) -> None:
 BIG_FILES_SCRIPT = r"""
 import json, shutil, sys
 from pathlib import Path
-import index.store as store
+import policyqa.index.store as store
 store._HASH_ON_OPEN_LIMIT = -1  # as for files over 64 MB: sizes checked on open, bytes only by verify
-from index.embedders import UsemEmbedder
-from index.engine import Engine
-from index.errors import PolicyQAError
-from index.tokenize import ChineseTokenizer
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.index.engine import Engine
+from policyqa.index.errors import PolicyQAError
+from policyqa.index.tokenize import ChineseTokenizer
 src, work = Path(sys.argv[1]), Path(sys.argv[2])
 embedder, tokenizer = UsemEmbedder(threads=1), ChineseTokenizer()
 folder_name = store.IndexDirectory(src).current()[1].name

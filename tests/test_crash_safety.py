@@ -30,10 +30,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.embedders import UsemEmbedder
-from index.engine import Engine
-from index.store import IndexDirectory
-from index.tokenize import ChineseTokenizer
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.index.engine import Engine
+from policyqa.index.store import IndexDirectory
+from policyqa.index.tokenize import ChineseTokenizer
 
 from .support import open_engine
 
@@ -249,7 +249,7 @@ def test_cli_rerun_after_a_kill_completes(base: dict, tmp_path: Path, open_index
     kill_at("renamed", args, tmp_path)
     assert leftovers(index)
     proc = subprocess.run(
-        [sys.executable, "-m", "service", *args], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "policyqa.service", *args], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr
     assert "6 added" in proc.stderr
@@ -302,8 +302,8 @@ def test_service_killed_during_an_upload(
     the upload left (before its first request), after which the upload works."""
     from fastapi.testclient import TestClient
 
-    from service.app import create_app
-    from service.settings import Settings
+    from policyqa.service.app import create_app
+    from policyqa.service.settings import Settings
 
     for name in [n for n in os.environ if n.startswith("POLICYQA_")]:
         monkeypatch.delenv(name)

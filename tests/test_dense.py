@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from index.dense import DenseConfig, DenseIndex
-from index.errors import IndexCorruptError
+from policyqa.index.dense import DenseConfig, DenseIndex
+from policyqa.index.errors import IndexCorruptError
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.backend import Filters
-from index.embedders import SentenceTransformerEmbedder
-from index.engine import Engine
-from index.errors import InputError, ModelMismatchError
+from policyqa.index.backend import Filters
+from policyqa.index.embedders import SentenceTransformerEmbedder
+from policyqa.index.engine import Engine
+from policyqa.index.errors import InputError, ModelMismatchError
 
 Q35 = "哪个园区提出数字经济增加值占GDP比重达35%？"
 GOLD35 = "000_6c3b29e3f385016a"
@@ -132,7 +132,7 @@ def test_sentence_transformers_path_with_a_packaged_model(tmp_path: Path) -> Non
 
 
 def test_an_index_cut_in_another_mode_asks_for_a_rebuild(tmp_path: Path, usem) -> None:
-    from index.tokenize import ChineseTokenizer
+    from policyqa.index.tokenize import ChineseTokenizer
 
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.datasets import Question, default_cmrc_path, load_cmrc2018, load_questions
-from index.types import Document
+from policyqa.eval.datasets import Question, default_cmrc_path, load_cmrc2018, load_questions
+from policyqa.index.types import Document
 
 _DROP = object()  # marks a field to leave out of a JSONL line
 

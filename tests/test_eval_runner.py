@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from eval.datasets import Question
-from eval.runner import EvalReport, evaluate, is_relevant
+from policyqa.eval.datasets import Question
+from policyqa.eval.runner import EvalReport, evaluate, is_relevant
 
 # Four questions, one per (language, split) pair, so every group has a known member list.
 QUESTIONS = [

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index.chunking import chunk_document
-from index.errors import DocumentTooLargeError, IngestError
-from index.ingest import MAX_TEXT_CHARS, decode_bytes, document_from_bytes
+from policyqa.index.chunking import chunk_document
+from policyqa.index.errors import DocumentTooLargeError, IngestError
+from policyqa.index.ingest import MAX_TEXT_CHARS, decode_bytes, document_from_bytes
 
 from .support import make_docx, make_html, make_pdf, make_scanned_pdf
 
@@ -54,8 +54,8 @@ def bounded(seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
         # The fork bounds the time already: parse here rather than in a worker
         # of index.parse_worker, which would cost a forkserver start per example
         # (the worker itself is tested in test_parse_worker).
-        from index import parse_worker
-        from index import parsers as direct
+        from policyqa.index import parse_worker
+        from policyqa.index import parsers as direct
 
         parse_worker.parse_in_worker = lambda parser, data, name: getattr(direct, parser)(data, name)
         try:

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from index.embedders import UsemEmbedder
-from service.app import create_app
-from service.http_protocol import protocol_with_header_timeout
-from service.settings import Settings
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.service.app import create_app
+from policyqa.service.http_protocol import protocol_with_header_timeout
+from policyqa.service.settings import Settings
 
 from .support import Server, open_engine
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from index.errors import InputError
-from index.hybrid import (
+from policyqa.index.errors import InputError
+from policyqa.index.hybrid import (
     FusionConfig,
     FusionMethod,
     SearchMode,

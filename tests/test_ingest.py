@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from index.clean import clean_text
-from index.engine import Engine
-from index.errors import IngestError
-from index.ingest import (
+from policyqa.index.clean import clean_text
+from policyqa.index.engine import Engine
+from policyqa.index.errors import IngestError
+from policyqa.index.ingest import (
     PARSERS,
     SUPPORTED_SUFFIXES,
     decode_bytes,
@@ -21,7 +21,7 @@ from index.ingest import (
     read_document,
     source_key,
 )
-from index.types import Section, stable_id
+from policyqa.index.types import Section, stable_id
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"

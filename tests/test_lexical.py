@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from index.errors import IndexCorruptError, IndexVersionError, InputError
-from index.lexical import LexicalIndex
-from index.tokenize import ChineseTokenizer
+from policyqa.index.errors import IndexCorruptError, IndexVersionError, InputError
+from policyqa.index.lexical import LexicalIndex
+from policyqa.index.tokenize import ChineseTokenizer
 
 SEEDS = sorted((Path(__file__).parents[1] / "seeds").glob("*.txt"))
 

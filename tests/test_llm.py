@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from index.embedders import UsemEmbedder
-from service.answer import Answer, ExtractiveAnswerer
-from service.app import create_app
-from service.llm import ChatComposer, LLMConfig, build_messages, check_generated
-from service.settings import Settings
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.service.answer import Answer, ExtractiveAnswerer
+from policyqa.service.app import create_app
+from policyqa.service.llm import ChatComposer, LLMConfig, build_messages, check_generated
+from policyqa.service.settings import Settings
 
 from .support import open_engine
 

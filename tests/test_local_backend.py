@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from index.backend import PreparedDocument
-from index.dense import DenseConfig
-from index.local_backend import LocalBackend
-from index.types import Chunk, Document
+from policyqa.index.backend import PreparedDocument
+from policyqa.index.dense import DenseConfig
+from policyqa.index.local_backend import LocalBackend
+from policyqa.index.types import Chunk, Document
 
 MANIFEST = {"model_id": "fake", "model_name": "fake", "dim": 8, "tokenizer": "t"}
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from eval.metrics import dcg_at_k, first_relevant_rank, mrr_at_k, ndcg_at_k, recall_at_k
+from policyqa.eval.metrics import dcg_at_k, first_relevant_rank, mrr_at_k, ndcg_at_k, recall_at_k
 
 F, T = False, True
 
@@ -98,14 +98,14 @@ def test_ndcg_num_relevant_below_one_is_rejected() -> None:
 
 
 def test_cmrc_tokens_split_chinese_by_character_and_keep_latin_words() -> None:
-    from eval.metrics import cmrc_tokens
+    from policyqa.eval.metrics import cmrc_tokens
 
     assert cmrc_tokens("1998年5月 Apple公司，") == ["1998", "年", "5", "月", "apple", "公", "司"]
     assert cmrc_tokens("“，。”") == []
 
 
 def test_cmrc_f1_is_over_the_longest_common_run() -> None:
-    from eval.metrics import cmrc_exact, cmrc_f1
+    from policyqa.eval.metrics import cmrc_exact, cmrc_f1
 
     # pred 1998 年 (2 tokens), gold 1998 年 5 月 (4): run 2, P = 1, R = 0.5, F1 = 2/3
     assert cmrc_f1("1998年", ["1998年5月"]) == pytest.approx(2 / 3)
@@ -119,7 +119,7 @@ def test_cmrc_f1_is_over_the_longest_common_run() -> None:
 
 
 def test_answer_in_quotes_ignores_line_breaks_and_reads_across_quotes() -> None:
-    from eval.metrics import answer_in_quotes
+    from policyqa.eval.metrics import answer_in_quotes
 
     assert answer_in_quotes("数字经济增加值占GDP比重达35%", ["数字经济增\n加值占GDP比重达35%。"])
     assert answer_in_quotes("甲乙丙", ["……甲乙", "丙……"])  # an answer straddling two consecutive quotes

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from index import parse_worker
-from index.errors import DocumentTooLargeError, IngestError
-from index.ingest import document_from_bytes
-from index.parsers import MAX_HTML_ELEMENTS, MAX_PARAGRAPHS
+from policyqa.index import parse_worker
+from policyqa.index.errors import DocumentTooLargeError, IngestError
+from policyqa.index.ingest import document_from_bytes
+from policyqa.index.parsers import MAX_HTML_ELEMENTS, MAX_PARAGRAPHS
 
 from .support import docx_of_empty_paragraphs, html_of_line_breaks, make_docx, make_html
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from index.errors import DocumentTooLargeError, IngestError, UnsupportedFormatError
-from index.ingest import PARSERS, document_from_bytes, read_document
-from index.parsers import parse_docx, parse_html, parse_pdf
-from index.types import stable_id
+from policyqa.index.errors import DocumentTooLargeError, IngestError, UnsupportedFormatError
+from policyqa.index.ingest import PARSERS, document_from_bytes, read_document
+from policyqa.index.parsers import parse_docx, parse_html, parse_pdf
+from policyqa.index.types import stable_id
 
 from .support import make_docx, make_html, make_pdf, make_scanned_pdf, make_zip_bomb
 

@@ -18,9 +18,9 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 
-from index.embedders import UsemEmbedder
-from service.app import create_app
-from service.settings import Settings
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.service.app import create_app
+from policyqa.service.settings import Settings
 
 from .support import open_engine
 

@@ -27,11 +27,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from index.embedders import UsemEmbedder
-from index.ingest import MAX_TEXT_CHARS
-from index.store import IndexDirectory
-from service.app import create_app
-from service.settings import Settings
+from policyqa.index.embedders import UsemEmbedder
+from policyqa.index.ingest import MAX_TEXT_CHARS
+from policyqa.index.store import IndexDirectory
+from policyqa.service.app import create_app
+from policyqa.service.settings import Settings
 
 from .support import make_docx, make_html, make_pdf, make_scanned_pdf, open_engine
 
@@ -223,16 +223,16 @@ def test_no_index_is_a_503_without_paths(usem: UsemEmbedder, tmp_path: Path) -> 
 def test_api_keys_are_compared_in_constant_time(app_on, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Every configured key is compared with hmac.compare_digest, whether the
     given one is right or wrong, so timing does not tell how close a guess was."""
-    import service.app
+    from policyqa.service import app as service_app
 
     calls: list[tuple[bytes, bytes]] = []
-    real = service.app.hmac.compare_digest
+    real = service_app.hmac.compare_digest
 
     def spy(a: bytes, b: bytes) -> bool:
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(service.app.hmac, "compare_digest", spy)
+    monkeypatch.setattr(service_app.hmac, "compare_digest", spy)
     keys = ["first-key-0000000000", "second-key-111111111"]
     with app_on(api_keys=keys) as client:
         for given, status in [("second-key-111111111", 200), ("first-key-0000000001", 401), ("", 401)]:

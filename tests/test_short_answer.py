@@ -7,10 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from index.answer_types import AnswerType
-from index.short_answer import SPAN_FEATURES, Anchors, anchored_spans, candidate_spans, latin_share, span_features
-from index.tokenize import ChineseTokenizer
-from service.answer import ExtractiveAnswerer
+from policyqa.index.answer_types import AnswerType
+from policyqa.index.short_answer import (
+    SPAN_FEATURES,
+    Anchors,
+    anchored_spans,
+    candidate_spans,
+    latin_share,
+    span_features,
+)
+from policyqa.index.tokenize import ChineseTokenizer
+from policyqa.service.answer import ExtractiveAnswerer
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = [json.loads(line) for line in (REPO / "eval/questions/seed.jsonl").read_text(encoding="utf-8").splitlines()]

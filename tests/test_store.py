@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from index.chunkstore import ChunkStore
-from index.errors import IndexCorruptError, IndexNotFoundError, IndexVersionError
-from index.store import IndexDirectory
-from index.types import Chunk, Document, Section
+from policyqa.index.chunkstore import ChunkStore
+from policyqa.index.errors import IndexCorruptError, IndexNotFoundError, IndexVersionError
+from policyqa.index.store import IndexDirectory
+from policyqa.index.types import Chunk, Document, Section
 
 
 def make_doc(doc_id, text, sections=()):

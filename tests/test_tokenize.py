@@ -12,8 +12,8 @@ from pathlib import Path
 import jieba
 import pytest
 
-from index.errors import InputError
-from index.tokenize import ChineseTokenizer, CutMode, default_stopwords, normalize, parse_user_dict
+from policyqa.index.errors import InputError
+from policyqa.index.tokenize import ChineseTokenizer, CutMode, default_stopwords, normalize, parse_user_dict
 
 SEEDS = sorted((Path(__file__).parents[1] / "seeds").glob("*.txt"))
 USERDICT = Path(__file__).parents[1] / "index" / "resources" / "userdict.txt"

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.datasets import load_questions
-from eval.suite import SEED_QUESTIONS
-from eval.tune_fusion import Setting, candidates, flags_at_10
-from index.engine import Engine
-from index.hybrid import FusionConfig
+from policyqa.eval.datasets import load_questions
+from policyqa.eval.suite import SEED_QUESTIONS
+from policyqa.eval.tune_fusion import Setting, candidates, flags_at_10
+from policyqa.index.engine import Engine
+from policyqa.index.hybrid import FusionConfig
 
 
 def test_union_setting_ranks_like_the_engine(seed_engine: Engine) -> None:
