@@ -33,10 +33,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 
+from policyqa.index.answer import DECISION_FEATURES, SENTENCE_FEATURES, Analysis, ExtractiveAnswerer
 from policyqa.index.answer_model import DEFAULT_MODEL_PATH, AnswerModels, LinearModel
 from policyqa.index.engine import Engine
 from policyqa.index.short_answer import SPAN_FEATURES
-from policyqa.service.answer import DECISION_FEATURES, SENTENCE_FEATURES, Analysis, ExtractiveAnswerer
 
 from .answer_eval import absent_engines, fold_of, load_unanswerable, with_answer_splits
 from .datasets import Question, default_cmrc_path, load_cmrc2018, load_questions
@@ -206,7 +206,7 @@ def print_top_k(rows: list[Any], oof: np.ndarray, labels: np.ndarray) -> None:
 def print_follow_ratios(rows: list[Any]) -> None:
     """Quotes per answer and how often they hold the gold answer (CMRC present, in
     sample), for several values of AnswerConfig.follow_ratio."""
-    from policyqa.service.answer import AnswerConfig
+    from policyqa.index.answer import AnswerConfig
 
     present = [(q, a, r) for q, c, a, r in rows if c == "present" and q.kind == "cmrc" and a.candidates]
     for ratio in (0.25, 0.4, 0.5, 0.6, 0.8):

@@ -38,6 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from policyqa.index import parse_worker
+from policyqa.index.answer import ExtractiveAnswerer
 from policyqa.index.backend import Filters
 from policyqa.index.chunkstore import DocRecord
 from policyqa.index.engine import Engine
@@ -57,7 +58,6 @@ from policyqa.index.ingest import SUPPORTED_SUFFIXES, UPLOAD_SCHEME, document_fr
 from policyqa.index.reader import open_reader
 from policyqa.index.types import Document, Hit
 
-from .answer import ExtractiveAnswerer
 from .highlight import highlight_spans
 from .llm import ChatComposer, LLMConfig
 from .origin_guard import CrossSiteWriteGuard

@@ -13,13 +13,13 @@ from typing import Annotated, Any
 
 import typer
 
+from policyqa.index.answer import Answer, ExtractiveAnswerer
 from policyqa.index.backend import Filters
 from policyqa.index.engine import Engine, EngineConfig, IngestReport, SearchResult
 from policyqa.index.errors import IndexNotFoundError, PolicyQAError
 from policyqa.index.hybrid import FusionConfig, FusionMethod, SearchMode
 from policyqa.index.reader import open_reader
 
-from .answer import Answer, ExtractiveAnswerer
 from .cli_base import FilterOpt, IndexDirOpt, ModelOpt, ThreadsOpt, _settings, app
 from .progress import ProgressBars
 from .settings import Settings

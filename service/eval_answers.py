@@ -36,7 +36,7 @@ def answer_eval(
     json_out: Path | None,
     markdown_out: Path | None,
 ) -> None:
-    from .answer import ExtractiveAnswerer
+    from policyqa.index.answer import ExtractiveAnswerer
 
     def factory(engine: Engine) -> AnswerFn:
         return ExtractiveAnswerer(engine).answer

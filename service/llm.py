@@ -19,9 +19,8 @@ from typing import Any
 
 import httpx
 
+from policyqa.index.answer import Answer, Citation, unsupported_numbers
 from policyqa.index.types import Hit
-
-from .answer import Answer, Citation, unsupported_numbers
 
 SYSTEM_PROMPT = (
     "你是政策文件问答助手。只能根据用户给出的编号段落回答，不得使用段落以外的知识。"

@@ -10,8 +10,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pytest
 
-from policyqa.index.embedders import UsemEmbedder
-from policyqa.service.answer import (
+from policyqa.index.answer import (
     NOT_FOUND_MESSAGE,
     AnswerConfig,
     ExtractiveAnswerer,
@@ -22,6 +21,7 @@ from policyqa.service.answer import (
     strip_markers,
     unsupported_numbers,
 )
+from policyqa.index.embedders import UsemEmbedder
 
 from .support import open_engine
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from policyqa.index.answer import DECISION_FEATURES, EXPECTED_FEATURES, SENTENCE_FEATURES
 from policyqa.index.answer_model import DEFAULT_MODEL_PATH, AnswerModelError, LinearModel, load_models
-from policyqa.service.answer import DECISION_FEATURES, EXPECTED_FEATURES, SENTENCE_FEATURES
 
 
 def test_shipped_model_is_plain_json_and_loads_without_pickle(monkeypatch: pytest.MonkeyPatch) -> None:

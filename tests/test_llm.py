@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from policyqa.index.answer import Answer, ExtractiveAnswerer
 from policyqa.index.embedders import UsemEmbedder
-from policyqa.service.answer import Answer, ExtractiveAnswerer
 from policyqa.service.app import create_app
 from policyqa.service.llm import ChatComposer, LLMConfig, build_messages, check_generated
 from policyqa.service.settings import Settings

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from policyqa.index.answer import ExtractiveAnswerer
 from policyqa.index.reader import ReaderError, TransformersReader, open_reader
-from policyqa.service.answer import ExtractiveAnswerer
 
 from .support import open_engine
 

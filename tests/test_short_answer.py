@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from policyqa.index.answer import ExtractiveAnswerer
 from policyqa.index.answer_types import AnswerType
 from policyqa.index.short_answer import (
     SPAN_FEATURES,
@@ -17,7 +18,6 @@ from policyqa.index.short_answer import (
     span_features,
 )
 from policyqa.index.tokenize import ChineseTokenizer
-from policyqa.service.answer import ExtractiveAnswerer
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = [json.loads(line) for line in (REPO / "eval/questions/seed.jsonl").read_text(encoding="utf-8").splitlines()]

@@ -34,15 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from policyqa.index.answer_model import AnswerModels, load_models
-from policyqa.index.answer_types import AnswerType, detect_answer_type
-from policyqa.index.backend import Filters
-from policyqa.index.chunking import sentence_spans
-from policyqa.index.engine import Engine, SearchResult
-from policyqa.index.errors import DocumentNotFoundError
-from policyqa.index.hybrid import SearchMode, cjk_share
-from policyqa.index.reader import TransformersReader
-from policyqa.index.short_answer import (
+from .answer_model import AnswerModels, load_models
+from .answer_types import AnswerType, detect_answer_type
+from .backend import Filters
+from .chunking import sentence_spans
+from .engine import Engine, SearchResult
+from .errors import DocumentNotFoundError
+from .hybrid import SearchMode, cjk_share
+from .reader import TransformersReader
+from .short_answer import (
     SPAN_FEATURES,
     Anchors,
     anchored_spans,
@@ -50,8 +50,8 @@ from policyqa.index.short_answer import (
     latin_share,
     span_features,
 )
-from policyqa.index.short_answer import Span as SpanCandidate
-from policyqa.index.types import Hit
+from .short_answer import Span as SpanCandidate
+from .types import Hit
 
 NOT_FOUND_MESSAGE = "未能在已收录的文档中找到这个问题的可靠答案。"
 
