@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from policyqa.index.answer_types import AnswerType, detect_answer_type
-from policyqa.index.engine import Engine, corpus_fingerprint
+from policyqa.index.engine import Engine
+from policyqa.index.manifest import corpus_fingerprint
 from policyqa.index.types import Document
 
 from .datasets import Question

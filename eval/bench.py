@@ -40,9 +40,9 @@ from policyqa.index.backend import PreparedDocument
 from policyqa.index.chunking import ChunkingConfig
 from policyqa.index.dense import DenseConfig, DenseIndex
 from policyqa.index.embedders import UsemEmbedder
-from policyqa.index.engine import index_manifest
 from policyqa.index.lexical import LexicalIndex
 from policyqa.index.local_backend import LocalBackend
+from policyqa.index.manifest import index_manifest
 from policyqa.index.tokenize import ChineseTokenizer
 
 from .bench_compare import compare_bm25, compare_faiss

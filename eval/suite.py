@@ -8,9 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from policyqa.index.engine import Engine, corpus_fingerprint
+from policyqa.index.engine import Engine
 from policyqa.index.hybrid import FusionConfig
 from policyqa.index.ingest import source_key
+from policyqa.index.manifest import corpus_fingerprint
 
 from .datasets import Question, default_cmrc_path, load_cmrc2018, load_questions
 from .runner import EvalReport, SearchFn, evaluate

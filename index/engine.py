@@ -7,11 +7,9 @@ variables and configures no logging.
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +21,12 @@ from .chunking import ChunkingConfig, chunk_document
 from .chunkstore import DocRecord
 from .dense import DenseConfig
 from .embedders import Embedder, make_embedder
-from .errors import IngestError, InputError, ModelMismatchError
+from .errors import IngestError, InputError
 from .glossary import GlossDictionary
 from .hybrid import FusionConfig, FusionMethod, Ranking, SearchMode, fuse, lexical_trust
 from .ingest import UPLOAD_SCHEME, iter_files_with_roots, read_document, source_key
 from .local_backend import LocalBackend
+from .manifest import check_chunking, check_model, index_manifest
 from .tokenize import ChineseTokenizer
 from .types import Document, Hit
 
@@ -106,35 +105,6 @@ def best_first(keys: np.ndarray, scores: np.ndarray) -> Ranking:
     return keys[order], scores[order]
 
 
-def corpus_fingerprint(docs: Iterable[tuple[str, str]]) -> str:
-    """One hash over every (doc_id, content fingerprint): equal corpora, equal hash."""
-    h = hashlib.sha256()
-    for doc_id, fp in sorted(docs):
-        h.update(f"{doc_id}:{fp}\n".encode())
-    return h.hexdigest()
-
-
-def index_manifest(
-    embedder: Embedder,
-    tokenizer: ChineseTokenizer,
-    chunking: ChunkingConfig,
-    docs: Iterable[tuple[str, str]],
-    model_name: str,
-) -> dict[str, Any]:
-    """The manifest keys `Engine.open` checks, for an index built from `docs`
-    ((doc_id, fingerprint) pairs); anything that writes an index directly
-    through a backend (the benchmark) uses this too."""
-    return {
-        "model_id": embedder.model_id,
-        "model_name": model_name,
-        "dim": embedder.dim,
-        "tokenizer": tokenizer.fingerprint,
-        "chunking": {"size": chunking.size, "overlap_sentences": chunking.overlap_sentences},
-        "corpus_fingerprint": corpus_fingerprint(docs),
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
 class Engine:
     """Search and maintain one index with one embedding model."""
 
@@ -180,11 +150,14 @@ class Engine:
         `ingest`/`apply` builds a new one from scratch and replaces it atomically
         (until then, and if that is interrupted, the old one stays live).
         """
-        config = config or EngineConfig()
-        backend = LocalBackend(Path(index_dir), dense_config=config.dense, rebuild=rebuild)
+        backend = LocalBackend(Path(index_dir), dense_config=(config or EngineConfig()).dense, rebuild=rebuild)
+        manifest = backend.manifest() if backend.exists() else {}
+        if config is None:  # an existing index keeps its own chunking for later writes
+            recorded = manifest.get("chunking") or {}
+            config = EngineConfig(chunking=ChunkingConfig(**recorded)) if recorded else EngineConfig()
         if embedder is None:
-            if model is None and backend.exists():
-                model = backend.manifest().get("model_name")
+            if model is None:
+                model = manifest.get("model_name")
             embedder = make_embedder(model, threads=threads)
         return cls(backend, embedder, tokenizer=tokenizer, config=config, model_name=model)
 
@@ -218,18 +191,7 @@ class Engine:
 
     # ---- checks ----
     def _check_compatible(self, manifest: dict[str, Any]) -> None:
-        built_with = manifest.get("model_id")
-        if built_with != self.embedder.model_id or int(manifest.get("dim", -1)) != self.embedder.dim:
-            raise ModelMismatchError(
-                f"index was built with {built_with} ({manifest.get('dim')}-d); this query uses "
-                f"{self.embedder.model_id} ({self.embedder.dim}-d): re-run `policyqa ingest --rebuild` "
-                "with the new model, or drop --model to use the index's own"
-            )
-        if manifest.get("tokenizer") != self.tokenizer.fingerprint:
-            raise ModelMismatchError(
-                "index was built with a different tokenizer (user dictionary, stopwords or cut mode "
-                f"changed; this query cuts in {self.tokenizer.cut.value} mode): re-run `policyqa ingest --rebuild`"
-            )
+        check_model(manifest, self.embedder, self.tokenizer)
 
     def _manifest(self, docs: Sequence[tuple[str, str]]) -> dict[str, Any]:
         return index_manifest(self.embedder, self.tokenizer, self.config.chunking, docs, self.model_name)
@@ -267,6 +229,8 @@ class Engine:
         doc_id) and remove others, in one atomic step. Only this part needs a
         writer's lock: `prepare`, the slow part, can run beside other writers."""
         add = [p.document for p in prepared]
+        if self.backend.exists():
+            check_chunking(self.backend.manifest(), self.config.chunking)
         current = self.backend.view().documents() if self.backend.exists() else []
         gone = set(remove) | {d.doc_id for d in add}
         fingerprints = [(d.doc_id, d.fingerprint) for d in current if d.doc_id not in gone]

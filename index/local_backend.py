@@ -24,6 +24,7 @@ from .chunkstore import ChunkStore, DocRecord
 from .dense import DenseConfig, DenseIndex
 from .errors import DocumentNotFoundError, IndexCorruptError, IndexNotFoundError, InputError
 from .lexical import LexicalIndex
+from .manifest import with_counts
 from .store import IndexDirectory
 from .types import Chunk
 
@@ -139,6 +140,8 @@ class LocalBackend:
         self.last_apply_seconds: dict[str, float] = {}
         # One load per new version, however many threads notice it at once.
         self._load_lock = threading.Lock()
+        # (version name, manifest) whose files were last checked: one check per version.
+        self._checked: tuple[str, dict[str, Any]] | None = None
 
     def exists(self) -> bool:
         return not self._rebuild and self.directory.exists()
@@ -153,7 +156,21 @@ class LocalBackend:
             return self.directory.clean_staging()
 
     def manifest(self) -> dict[str, Any]:
-        return self.view().manifest
+        """The live version's manifest, its files checked, without loading the
+        version: opening an engine reads the model's name and checks the index
+        before anything is searched, and the first search loads it (once)."""
+        view = self._view
+        name, folder = self.directory.current()
+        if view is not None and view.version == name:
+            return view.manifest
+        return self._checked_manifest(name, folder)
+
+    def _checked_manifest(self, name: str, folder: Path) -> dict[str, Any]:
+        checked = self._checked
+        if checked is None or checked[0] != name:
+            checked = (name, self.directory.read_manifest(folder))
+            self._checked = checked
+        return checked[1]
 
     def view(self) -> LocalView:
         """The live version, loaded once and then reused until the next `apply`."""
@@ -177,7 +194,7 @@ class LocalBackend:
 
     def _load(self) -> LocalView:
         name, folder = self.directory.current()
-        manifest = self.directory.read_manifest(folder)
+        manifest = self._checked_manifest(name, folder)
         store = ChunkStore.load(folder / "chunks", mmap=self.mmap)
         lexical = LexicalIndex.load(folder / "lexical", mmap=self.mmap)
         dense = DenseIndex.load(
@@ -234,16 +251,14 @@ class LocalBackend:
                     lexical.save(staging / "lexical")
                     dense.save(staging / "dense.faiss")
                     np.save(staging / "vectors.npy", vectors, allow_pickle=False)
-                full_manifest = {
-                    **manifest,
-                    "counts": {
-                        "documents": len(store.docs),
-                        "chunks": len(store),
-                        "vocabulary": len(lexical.vocabulary),
-                    },
-                    "dense_index": dense.kind,
-                    "backend": "faiss+bm25",
-                }
+                full_manifest = with_counts(
+                    manifest,
+                    documents=len(store.docs),
+                    chunks=len(store),
+                    vocabulary=len(lexical.vocabulary),
+                    dense_index=dense.kind,
+                    backend="faiss+bm25",
+                )
                 with clock("commit"):
                     name = self.directory.commit(staging, full_manifest)
             except BaseException:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 import time
@@ -24,18 +23,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import REBUILD_HINT, IndexCorruptError, IndexNotFoundError, IndexVersionError
+from .errors import REBUILD_HINT, IndexCorruptError, IndexNotFoundError
+from .manifest import seal, unseal
 
-FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 # Files up to this size are checksummed on every open; bigger ones are checked
 # by size on open and fully by `verify` (hashing gigabytes would make opening slow).
 _HASH_ON_OPEN_LIMIT = 64 * 1024 * 1024
 # A damaged live version cannot be updated incrementally, so the fix is a rebuild.
 _FIX = REBUILD_HINT
-# The manifest's checksum of itself: a flipped byte that still parses as JSON
-# (a digit of a size or a hash, a letter of the model name) must not pass.
-_SELF_SUM = "manifest_sha256"
 # Folders of versions being pruned, and of builds not yet committed: never live.
 _STAGING, _TRASH = ".staging-", ".trash-"
 
@@ -46,12 +42,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _manifest_sum(manifest: dict[str, Any]) -> str:
-    body = {k: v for k, v in manifest.items() if k != _SELF_SUM}
-    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -98,30 +88,19 @@ class IndexDirectory:
         return name, folder
 
     def read_manifest(self, folder: Path, verify_all: bool = False) -> dict[str, Any]:
-        """The manifest of a version, after checking the format and every listed file."""
+        """The manifest of a version, after checking its format, its checksum and
+        every file it lists (sizes always; contents up to 64 MB, or all of them
+        with `verify_all`)."""
         path = folder / MANIFEST
         try:
-            manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(f"{path} is unreadable ({exc.__class__.__name__}): {_FIX}") from exc
-        if not isinstance(manifest, dict):
-            raise IndexCorruptError(f"{path} is not a JSON object: {_FIX}")
-        version = manifest.get("format_version")
-        # A newer writer may checksum differently, so its version is read first.
-        if isinstance(version, int) and version > FORMAT_VERSION:
-            raise IndexVersionError(
-                f"{path} has format version {version!r}, this policyqa reads up to {FORMAT_VERSION}: "
-                "upgrade policyqa, or re-run `policyqa ingest --rebuild PATH` to rebuild it in this format"
-            )
-        # Manifests written before the self-checksum existed have none to check.
-        if _SELF_SUM in manifest and manifest[_SELF_SUM] != _manifest_sum(manifest):
-            raise IndexCorruptError(f"{path} does not match its own checksum (altered or damaged): {_FIX}")
-        if not isinstance(version, int):
-            raise IndexCorruptError(f"{path} has no valid format_version ({version!r}): {_FIX}")
-        files = manifest.get("files")
-        if not isinstance(files, dict):
+        manifest = unseal(text, str(path), _FIX)
+        listed = manifest.get("files")
+        if not isinstance(listed, dict):
             raise IndexCorruptError(f"{path} lists no files: {_FIX}")
-        for rel, info in files.items():
+        for rel, info in listed.items():
             file = folder / rel
             try:
                 size, digest = int(info["size"]), str(info["sha256"])
@@ -191,9 +170,7 @@ class IndexDirectory:
         for file in sorted(p for p in staging.rglob("*") if p.is_file()):
             rel = file.relative_to(staging).as_posix()
             files[rel] = {"size": file.stat().st_size, "sha256": _sha256(file)}
-        manifest = {**manifest, "format_version": FORMAT_VERSION, "files": files}
-        manifest[_SELF_SUM] = _manifest_sum(manifest)
-        (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        (staging / MANIFEST).write_text(seal(manifest, files), encoding="utf-8")
         _fsync_tree(staging)
         # Names sort by time, so "newer than live" is decidable when cleaning up.
         name = time.strftime("v%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"

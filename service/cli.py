@@ -68,13 +68,16 @@ def ingest(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="build a new index from PATHS and swap it in (new model, damaged index)")
     ] = False,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", min=20, help="target characters per chunk")] = 300,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option("--chunk-size", min=20, help="target characters per chunk [default: the index's own, else 300]"),
+    ] = None,
 ) -> None:
     """Add new files, update changed ones, drop vanished ones; unchanged files cost nothing."""
     settings = _settings(index_dir, model, threads)
     from policyqa.index.chunking import ChunkingConfig
 
-    config = EngineConfig(chunking=ChunkingConfig(size=chunk_size))
+    config = EngineConfig(chunking=ChunkingConfig(size=chunk_size)) if chunk_size is not None else None
     engine = _open(settings, config, rebuild=rebuild)
     with ProgressBars() as bars:
         report = engine.ingest(paths, progress=bars.update)

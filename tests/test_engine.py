@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -173,3 +174,47 @@ def test_hybrid_fuses_both_real_scores_of_every_candidate(seed_engine: Engine) -
 def test_candidates_refuse_what_search_refuses(seed_engine: Engine, query: str) -> None:
     with pytest.raises(InputError):
         seed_engine.candidates(query)
+
+
+# ---- the manifest: chunking kept, opening cheap (issue 12) ----
+
+
+def _two_files(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "a.txt").write_text("到2025年，数字经济增加值占GDP比重达35%。" * 20, encoding="utf-8")
+    (folder / "b.txt").write_text("青禾县建成高标准农田12万亩。" * 20, encoding="utf-8")
+    return folder
+
+
+def test_a_write_with_another_chunk_size_is_refused(tmp_path: Path, usem: Any) -> None:
+    from policyqa.index.chunking import ChunkingConfig
+    from policyqa.index.engine import EngineConfig
+
+    docs = _two_files(tmp_path / "docs")
+    index = tmp_path / "index"
+    Engine.open(index, embedder=usem, config=EngineConfig(chunking=ChunkingConfig(size=120))).ingest([docs])
+    (docs / "c.txt").write_text("新增的文件。", encoding="utf-8")
+    other = Engine.open(index, embedder=usem, config=EngineConfig(chunking=ChunkingConfig(size=300)))
+    with pytest.raises(ModelMismatchError, match="chunked with size 120.*size 300.*--rebuild"):
+        other.ingest([docs])
+    own = Engine.open(index, embedder=usem)  # no config: the index's own chunking
+    assert own.config.chunking.size == 120
+    assert own.ingest([docs]).added == ["c.txt"] or len(own.documents()) == 3
+    rebuilt = Engine.open(index, embedder=usem, config=EngineConfig(chunking=ChunkingConfig(size=300)), rebuild=True)
+    rebuilt.ingest([docs])
+    assert Engine.open(index, embedder=usem).config.chunking.size == 300
+
+
+def test_opening_reads_the_manifest_not_the_whole_index(
+    seed_index: Path, usem: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policyqa.index.local_backend import LocalBackend
+
+    loads: list[str] = []
+    real = LocalBackend._load
+    monkeypatch.setattr(LocalBackend, "_load", lambda self: loads.append("load") or real(self))
+    engine = Engine.open(seed_index, embedder=usem)
+    assert loads == []  # the model name and the checks came from the manifest alone
+    engine.search("数字经济", k=3)
+    engine.search("农田", k=3)
+    assert loads == ["load"]
