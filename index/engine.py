@@ -7,6 +7,7 @@ variables and configures no logging.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -229,8 +230,10 @@ class Engine:
         doc_id) and remove others, in one atomic step. Only this part needs a
         writer's lock: `prepare`, the slow part, can run beside other writers."""
         add = [p.document for p in prepared]
-        if self.backend.exists():
-            check_chunking(self.backend.manifest(), self.config.chunking)
+        if self.backend.exists():  # another process may have rebuilt it since this engine opened
+            manifest = self.backend.manifest()
+            check_model(manifest, self.embedder, self.tokenizer)
+            check_chunking(manifest, self.config.chunking)
         current = self.backend.view().documents() if self.backend.exists() else []
         gone = set(remove) | {d.doc_id for d in add}
         fingerprints = [(d.doc_id, d.fingerprint) for d in current if d.doc_id not in gone]
@@ -242,24 +245,35 @@ class Engine:
             progress("write", 1, 1)
         return view
 
-    def ingest(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self, paths: Sequence[Path], progress: Progress | None = None, names_from: Path | None = None
+    ) -> IngestReport:
         """Bring the index in line with files and folders: add new, update changed,
         remove documents whose files vanished from an ingested folder; unchanged
         files cost nothing. Unreadable files are reported, not fatal."""
         started = time.perf_counter()
         report = IngestReport()
         files = iter_files_with_roots(paths)
+        sources = [_source(path, root, names_from) for path, root in files]
+        taken: dict[str, Path] = {}
+        for (path, _), source in zip(files, sources, strict=True):
+            if source in taken:  # two folders of one name outside the working directory
+                raise IngestError(
+                    f"{path} and {taken[source]} would both be named {source!r} in the index: "
+                    "ingest them from a common working directory, or rename one folder"
+                )
+            taken[source] = path
         # A writer killed earlier may have left staging folders behind; they go
         # now, even when this run turns out to have nothing to write.
         self.backend.recover()
         known = {d.doc_id: d for d in self.backend.view().documents()} if self.backend.exists() else {}
         to_add: list[Document] = []
         seen: set[str] = set()
-        for i, (path, root) in enumerate(files):
+        for i, ((path, _), source) in enumerate(zip(files, sources, strict=True)):
             if progress:
                 progress("read", i + 1, len(files))
             try:
-                doc = read_document(path, source_key(path, root))
+                doc = read_document(path, source)
             except IngestError as exc:
                 report.failed.append(str(exc))
                 continue
@@ -270,7 +284,7 @@ class Engine:
                 continue
             (report.updated if old else report.added).append(doc.source)
             to_add.append(doc)
-        folders = tuple(_folder_prefix(source_key(p, p)) for p in paths if Path(p).is_dir())
+        folders = tuple(_source(p, p, names_from).rstrip("/") + "/" for p in paths if Path(p).is_dir())
         removed = [
             d.doc_id
             for d in known.values()
@@ -455,9 +469,11 @@ class Engine:
         return hits
 
 
-def _folder_prefix(key: str) -> str:
-    """What the sources of a folder's files start with ("" for the current directory itself)."""
-    return "" if key == "." else key.rstrip("/") + "/"
+def _source(path: Path, root: Path, names_from: Path | None) -> str:
+    """A file's name in the index: `source_key`'s, or relative to `names_from`."""
+    if names_from is None:
+        return source_key(path, root)
+    return Path(os.path.abspath(path)).relative_to(os.path.abspath(names_from)).as_posix()
 
 
 def _checked_query(query: str | None) -> str:

@@ -11,10 +11,14 @@ calling process, which may hold threads and gigabytes of index.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import resource
+import sys
 import threading
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -55,12 +59,28 @@ def _forkserver() -> Any:
     with _lock:
         if _context is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(_PRELOAD)  # not __main__: the caller's script is never re-run
+            context.set_forkserver_preload(_PRELOAD)  # not __main__ (see _main_hidden)
             _context = context
             if not _at_fork_registered:
                 _at_fork_registered = True  # inherited by children, so registered once per line of forks
                 os.register_at_fork(after_in_child=_forget_inherited_forkserver)
         return _context
+
+
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """While a worker starts, `__main__` is an empty module: multiprocessing
+    would otherwise have the child import the caller's main script or module
+    again (the `policyqa` CLI with faiss and numpy, half a second a document;
+    or a user's script without a main guard, re-running itself). The worker
+    needs nothing from it: its target is `_work`, in this module."""
+    with _lock:
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = main
 
 
 def _forget_inherited_forkserver() -> None:
@@ -95,7 +115,13 @@ def parse_in_worker(parser: str, data: bytes, name: str) -> Any:
         worker = context.Process(
             target=_work, args=(sender, parser, data, name, current.memory_mb), name=f"parse {name}", daemon=True
         )
-        worker.start()
+        try:
+            with _main_hidden():
+                worker.start()
+        except OSError as exc:  # no process to be had (limits of the machine): one clear line
+            receiver.close()
+            sender.close()
+            raise IngestError(f"{name}: no parsing worker could be started ({exc}): try again later") from exc
         sender.close()  # the child holds the only writing end: EOF means it died
         try:
             if not receiver.poll(current.timeout_s):

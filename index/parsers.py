@@ -169,31 +169,35 @@ def _check_zip(data: bytes, name: str, max_uncompressed: int, max_entries: int) 
         )
 
 
-_WORD_PARAGRAPH = re.compile(rb"<w:p[\s/>]")
+# A paragraph under any namespace prefix (Word writes w:, but any prefix may be declared).
+_WORD_PARAGRAPH = re.compile(rb"<(?:[\w.-]+:)?p[\s/>]")
 
 
 def _check_docx_work(data: bytes, name: str) -> None:
-    """Count the tags and paragraphs of the document body, streamed out of the
-    zip in blocks (never unpacked whole), before python-docx builds its tree."""
+    """Count the tags and paragraphs of every XML part (the body, but also
+    headers, footnotes, styles, and a body under another part name), streamed
+    out of the zip in blocks and never unpacked whole, before python-docx
+    builds its trees."""
     tags = paragraphs = 0
-    tail = b""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if "word/document.xml" not in archive.namelist():
-                return  # python-docx reports the missing part in its own words
-            with archive.open("word/document.xml") as part:
-                while block := part.read(1 << 20):
-                    block = tail + block
-                    cut = max(0, len(block) - 8)  # a tag split across blocks is counted in the next one
-                    tags += block.count(b"<", 0, cut)
-                    paragraphs += len(_WORD_PARAGRAPH.findall(block, 0, cut))
-                    tail = block[cut:]
-                    _check_work(name, tags, paragraphs)
+            for info in archive.infolist():
+                if not info.filename.lower().endswith((".xml", ".rels")):
+                    continue
+                tail = b""
+                with archive.open(info) as part:
+                    while block := part.read(1 << 20):
+                        block = tail + block
+                        cut = max(0, len(block) - 64)  # a tag split across blocks is counted in the next one
+                        tags += block.count(b"<", 0, cut)
+                        paragraphs += len(_WORD_PARAGRAPH.findall(block, 0, cut))
+                        tail = block[cut:]
+                        _check_work(name, tags, paragraphs)
+                tags += tail.count(b"<")
+                paragraphs += len(_WORD_PARAGRAPH.findall(tail))
+                _check_work(name, tags, paragraphs)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise IngestError(f"{name}: the .docx is damaged ({exc}): re-save it in Word") from exc
-    tags += tail.count(b"<")
-    paragraphs += len(_WORD_PARAGRAPH.findall(tail))
-    _check_work(name, tags, paragraphs)
 
 
 def _check_work(name: str, tags: int, paragraphs: int) -> None:
@@ -254,7 +258,9 @@ _CONTAINERS = frozenset(
 _CONTAINER_TAG = re.compile(
     r"<(/?)(?:{})(?=[\s/>])(?:[^<>]*?(/))?".format("|".join(sorted(_CONTAINERS, key=len, reverse=True))), re.I
 )
-_OPENING_TAG = re.compile(r"<[A-Za-z]")
+# Every node BeautifulSoup builds starts with "<" that is not a closing tag:
+# elements, but also comments, doctypes and processing instructions.
+_OPENING_TAG = re.compile(r"<(?!/)")
 _DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "object", "head")
 _HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)

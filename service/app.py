@@ -15,12 +15,13 @@ update.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -85,6 +86,8 @@ log = logging.getLogger("policyqa.service")
 STATIC_DIR = Path(__file__).with_name("static")
 MAX_JSON_BYTES = 256 * 1024  # a 2,000-character question is under 10 KB; leave room for a clear 422
 MAX_METADATA_KEYS = 50
+EMBED_WAIT_S = 60.0  # how long a big upload waits for another one's embedding to finish
+SMALL_UPLOAD_CHARS = 15_000  # about one embedding batch of chunks: embedded without waiting
 
 
 class UnauthorizedError(PolicyQAError):
@@ -99,11 +102,16 @@ class RequestTimeoutError(PolicyQAError):
     """A request body that did not arrive within the service's deadline."""
 
 
+class ServiceBusyError(PolicyQAError):
+    """Too much work queued already (uploads waiting to be embedded)."""
+
+
 # Most specific first: the first class that matches sets the status and code.
 ERROR_STATUS: tuple[tuple[type[PolicyQAError], int, str], ...] = (
     (UnauthorizedError, 401, "unauthorized"),
     (RequestTooLargeError, 413, "too_large"),
     (RequestTimeoutError, 408, "request_timeout"),
+    (ServiceBusyError, 503, "busy"),
     (DocumentTooLargeError, 413, "too_large"),
     (UnsupportedFormatError, 415, "unsupported_format"),
     (IngestError, 422, "unreadable_document"),
@@ -126,7 +134,8 @@ ERROR_MEANINGS = {
     413: "over a limit: body size, pages, characters, paragraphs, elements, nesting, parse time or memory",
     415: "a file type that is not supported",
     422: "invalid input (the message says which field and why), or a file that cannot be read",
-    503: "no index is loaded, or it cannot be used (damaged, another model, a newer format)",
+    503: "no index is loaded, or it cannot be used (damaged, another model, a newer format); "
+    "or, for an upload, another big upload is being embedded (try again)",
 }
 
 
@@ -151,9 +160,17 @@ UNAVAILABLE_MESSAGES = {
 }
 
 
+# Refusals made before the body was read, or while it was: the connection is
+# closed after the reply, so a client cannot go on trickling the body it was
+# refused for on a kept-alive connection.
+CLOSE_AFTER = frozenset({401, 403, 408, 413})
+
+
 def domain_error(exc: PolicyQAError) -> JSONResponse:
     status, code = next((s, c) for cls, s, c in ERROR_STATUS if isinstance(exc, cls))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if status in CLOSE_AFTER:
+        headers["Connection"] = "close"
     message = str(exc)
     if code in UNAVAILABLE_MESSAGES:
         log.error("index unavailable (%s): %s", code, message)
@@ -181,6 +198,7 @@ class Service:
             else None
         )
         self.write_lock = threading.Lock()
+        self._embedding = threading.Semaphore(1)
         self._keys = [key.get_secret_value().encode() for key in settings.api_keys]
 
     # ---- start-up ----
@@ -199,7 +217,8 @@ class Service:
             return
         log.info("first run: ingesting %s into %s", seeds, self.settings.index_dir)
         with self.write_lock:
-            report = self.engine.ingest([seeds])
+            # named from the seeds folder itself (seeds/...), whichever directory serve started in
+            report = self.engine.ingest([seeds], names_from=seeds.parent)
         log.info("ingested %d documents (%d chunks) in %.1fs", len(report.added), report.chunks_added, report.seconds)
         for line in report.failed:
             log.warning("seed not ingested: %s", line)
@@ -294,7 +313,8 @@ class Service:
         # Embedding, the slow part, runs outside the write lock: other uploads
         # and deletes go on meanwhile, and only the commit queues. Two uploads
         # of one file still end as one document: the doc_id is the file name.
-        prepared = self.engine.prepare([doc])
+        with self._embedding_slot(doc, name):
+            prepared = self.engine.prepare([doc])
         with self.write_lock:
             old = self.engine.document(doc.doc_id)
             if _same_upload(old, doc):  # the same file, committed by another request meanwhile
@@ -304,6 +324,22 @@ class Service:
         return UploadResponse(
             status="updated" if old else "added", document=_document_out(record), index_version=view.version
         )
+
+    @contextlib.contextmanager
+    def _embedding_slot(self, doc: Document, name: str) -> Iterator[None]:
+        """One big upload embeds at a time (it uses every core, in batches); one
+        that cannot start within EMBED_WAIT_S is refused (503) rather than
+        holding a worker thread. A small one, a single batch, goes straight on,
+        so it is never queued behind a big one."""
+        if len(doc.text) <= SMALL_UPLOAD_CHARS:
+            yield
+            return
+        if not self._embedding.acquire(timeout=EMBED_WAIT_S):
+            raise ServiceBusyError(f"{name}: another big upload is being embedded: try again in a minute")
+        try:
+            yield
+        finally:
+            self._embedding.release()
 
     def _unchanged(self, record: DocRecord | None) -> UploadResponse:
         assert record is not None
@@ -428,7 +464,10 @@ class BodyLimit:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             response = error_json(
-                413, "too_large", f"the request body has {int(length):,} bytes; the limit is {limit:,}"
+                413,
+                "too_large",
+                f"the request body has {int(length):,} bytes; the limit is {limit:,}",
+                {"Connection": "close"},
             )
             await response(scope, receive, send)
             return
@@ -475,8 +514,15 @@ class KeyGuard:
         await self.app(scope, receive, send)
 
 
+# What anyone may fetch when keys are set: the health check, the page and the
+# widget with their files, and the API's documentation. Everything else needs
+# a key, so a route added later is closed until it is listed here.
+PUBLIC_PATHS = frozenset({"/health", "/", "/embed", "/widget.js", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PREFIXES = ("/static/", "/static-offline-docs/", "/openapi.json")
+
+
 def _needs_key(path: str) -> bool:
-    return path in ("/search", "/ask", "/documents") or path.startswith("/documents/")
+    return (path.rstrip("/") or "/") not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES)
 
 
 # ---- the app ----
@@ -517,7 +563,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(
         CrossSiteWriteGuard,
         allowed_origins=settings.cors_origins,
-        refuse=lambda message: error_json(403, "cross_site_write", message),
+        refuse=lambda message: error_json(403, "cross_site_write", message, {"Connection": "close"}),
     )
     app.add_middleware(SecurityHeaders, frame_origins=settings.cors_origins)
     if settings.cors_origins:
@@ -679,8 +725,8 @@ def _add_error_handlers(app: FastAPI) -> None:
             return domain_error(cause)
         codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
         headers = dict(exc.headers or {})
-        if exc.status_code == 405:  # Starlette names only the first route of the path; list them all
-            headers["Allow"] = ", ".join(_allowed_methods(request))
+        if exc.status_code == 405 and (methods := _allowed_methods(request)):
+            headers["Allow"] = ", ".join(methods)  # Starlette names only the first route of the path
         return error_json(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), headers)
 
     @app.exception_handler(Exception)

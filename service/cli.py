@@ -70,7 +70,11 @@ def ingest(
     ] = False,
     chunk_size: Annotated[
         int | None,
-        typer.Option("--chunk-size", min=20, help="target characters per chunk [default: the index's own, else 300]"),
+        typer.Option(
+            "--chunk-size",
+            min=20,
+            help="target characters per chunk [default: the index's own; 300 for a new index or --rebuild]",
+        ),
     ] = None,
 ) -> None:
     """Add new files, update changed ones, drop vanished ones; unchanged files cost nothing."""

@@ -167,18 +167,30 @@ def make_html(body: str, title: str = "", charset: str = "utf-8") -> bytes:
 # ---- hostile files (the outside probe's findings, issue 11) ----
 
 
-def docx_of_empty_paragraphs(count: int) -> bytes:
+def docx_of_empty_paragraphs(count: int, part: str = "word/document.xml", prefix: str = "w") -> bytes:
     """A tiny .docx whose body is `count` empty paragraphs (<w:p/>): 175,000 of
-    them zip to about 2.4 KB and cost python-docx 43 s before the work limits."""
+    them zip to about 2.4 KB and cost python-docx 43 s before the work limits.
+    `part` renames the body part (python-docx finds it through the package's
+    relationships, not by name); `prefix` declares Word's namespace under
+    another prefix for the paragraphs."""
     plain = make_docx(["正文"])
     source = zipfile.ZipFile(io.BytesIO(plain))
     out = io.BytesIO()
+    word = b"http://schemas.openxmlformats.org/wordprocessingml/2006/main"
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for info in source.infolist():
             data = source.read(info.filename)
-            if info.filename == "word/document.xml":
-                data = data.replace(b"<w:body>", b"<w:body>" + b"<w:p/>" * count, 1)
-            archive.writestr(info.filename, data)
+            name = info.filename
+            if name == "word/document.xml":
+                declare = b"" if prefix == "w" else b' xmlns:%s="%s"' % (prefix.encode(), word)
+                body = f"<{prefix}:p/>".encode() * count
+                data = data.replace(b"<w:body>", b"<w:body" + declare + b">" + body, 1)
+                name = part
+            elif name in ("[Content_Types].xml", "_rels/.rels", "word/_rels/document.xml.rels"):
+                data = data.replace(b"/word/document.xml", f"/{part}".encode()).replace(
+                    b"word/document.xml", part.encode()
+                )
+            archive.writestr(name, data)
     return out.getvalue()
 
 

@@ -244,11 +244,14 @@ def test_uploads_and_deletes_go_on_while_a_big_upload_is_embedded(gated: tuple[S
 
 
 def test_two_uploads_of_one_file_at_once_end_as_one_document(gated: tuple[Server, GatedEmbedder]) -> None:
+    """Both are in flight at once (the second waits for the first's embedding
+    slot, not for the write lock); they end as one document."""
     server, embedder = gated
     results: list[httpx.Response] = []
     threads = [post_in_background(server.url, "same.txt", big_text(m), results) for m in ("乙", "丙")]
-    for _ in threads:  # both are embedding at once, neither holding the write lock
-        assert embedder.inside.acquire(timeout=60)
+    assert embedder.inside.acquire(timeout=60)
+    time.sleep(0.5)  # the second has parsed its file and waits for the slot
+    assert not results
     embedder.gate.set()
     for thread in threads:
         thread.join(120)
@@ -257,3 +260,25 @@ def test_two_uploads_of_one_file_at_once_end_as_one_document(gated: tuple[Server
         documents = client.get("/documents").json()["documents"]
     assert [d["source"].endswith("same.txt") for d in documents].count(True) == 1
     assert len({r.json()["document"]["doc_id"] for r in results}) == 1
+
+
+def test_a_second_big_upload_is_refused_fast_while_one_is_embedded(
+    gated: tuple[Server, GatedEmbedder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big uploads embed one at a time; one that cannot start in time gets a 503
+    instead of holding a worker thread (a small one still goes straight on)."""
+    from policyqa.service import app as service_app
+
+    monkeypatch.setattr(service_app, "EMBED_WAIT_S", 0.5)
+    server, embedder = gated
+    results: list[httpx.Response] = []
+    first = post_in_background(server.url, "first.txt", big_text("甲"), results)
+    assert embedder.inside.acquire(timeout=60)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        second = client.post("/documents", files={"file": ("second.txt", big_text("乙"))})
+        assert second.status_code == 503 and second.json()["error"]["code"] == "busy"
+        small = client.post("/documents", files={"file": ("small.txt", "青禾县建成高标准农田12万亩。".encode())})
+        assert small.status_code == 201
+    embedder.gate.set()
+    first.join(120)
+    assert [r.status_code for r in results] == [201]

@@ -84,8 +84,26 @@ def test_a_bad_key_is_refused_before_the_body_is_sent(start_server: StartServer,
         sock.sendall(upload_headers(key, 10_000_000))  # announces 10 MB, sends none of it
         started = time.perf_counter()
         reply = read_reply(sock, within=5)
-    assert reply.startswith(b"HTTP/1.1 401") and b'"unauthorized"' in reply
-    assert time.perf_counter() - started < 5
+        assert reply.startswith(b"HTTP/1.1 401") and b'"unauthorized"' in reply
+        assert time.perf_counter() - started < 5
+        # and the connection is closed: the refused body cannot go on trickling in
+        sock.settimeout(5)
+        try:
+            for _ in range(20):
+                sock.sendall(b"x" * 1024)
+                time.sleep(0.05)
+            closed = sock.recv(1) == b""
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+        assert closed
+
+
+def test_with_keys_set_only_the_public_paths_are_open(start_server: StartServer) -> None:
+    server = start_server(api_keys="right-key")
+    for path in ("/health", "/", "/embed", "/widget.js", "/static/app.js", "/docs", "/openapi.json"):
+        assert httpx.get(f"{server.url}{path}").status_code == 200, path
+    for path in ("/documents", "/some-route-added-later", "/documents/x"):
+        assert httpx.get(f"{server.url}{path}").status_code == 401, path
 
 
 def test_the_right_key_still_uploads(start_server: StartServer) -> None:

@@ -94,16 +94,18 @@ def test_sources_outside_the_working_directory_start_from_the_path_given(
     assert source_key(tmp_path / "upload:x.txt") == "./upload:x.txt"  # never taken for an API upload
 
 
-def test_ingesting_the_working_directory_drops_its_vanished_files(
+def test_two_folders_of_one_name_outside_the_working_directory_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, usem: Any
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "a.txt").write_text("甲文件的内容。", encoding="utf-8")
-    (tmp_path / "b.txt").write_text("乙文件的内容。", encoding="utf-8")
-    engine = Engine.open(tmp_path / ".index", embedder=usem)
-    assert len(engine.ingest([Path(".")]).added) == 2
-    (tmp_path / "b.txt").unlink()
-    assert engine.ingest([Path(".")]).removed == ["b.txt"]
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    for side in ("a", "b"):
+        (tmp_path / side / "reports").mkdir(parents=True)
+        (tmp_path / side / "reports" / "x.txt").write_text(f"{side}的内容。", encoding="utf-8")
+    engine = Engine.open(tmp_path / "index", embedder=usem)
+    with pytest.raises(IngestError, match="would both be named 'reports/x.txt'"):
+        engine.ingest([tmp_path / "a" / "reports", tmp_path / "b" / "reports"])
+    assert not engine.exists()  # nothing written
 
 
 def test_explicit_source_and_metadata(tmp_path: Path) -> None:
