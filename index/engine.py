@@ -23,6 +23,7 @@ from .chunkstore import DocRecord
 from .dense import DenseConfig
 from .embedders import Embedder, make_embedder
 from .errors import IngestError, InputError
+from .figures import alternatives as figure_alternatives
 from .glossary import GlossDictionary
 from .hybrid import FusionConfig, FusionMethod, Ranking, SearchMode, fuse, lexical_trust
 from .ingest import UPLOAD_SCHEME, iter_files_with_roots, read_document, source_key
@@ -378,7 +379,10 @@ class Engine:
 
         t = time.perf_counter()
         tokens = self.tokenizer.tokenize(query)
-        terms = _weighted_terms(tokens, translation) if translation else None
+        # Figures written the other way (百分之三点三 / 3.3%): their tokens join the lexical query.
+        figures = figure_alternatives(query) if mode is not SearchMode.DENSE else []
+        figures = self.tokenizer.tokenize(" ".join(figures)) if figures else []
+        terms = _weighted_terms(tokens, translation, figures) if translation or figures else None
         empty = (np.empty(0, dtype=np.int64), np.empty(0))
         if mode is SearchMode.DENSE:
             lexical = empty
@@ -485,13 +489,18 @@ def _checked_query(query: str | None) -> str:
     return query
 
 
-def _weighted_terms(tokens: Sequence[str], translation: Translation) -> dict[str, float]:
-    """The query's own tokens (weight 1 per occurrence) plus the bridge's terms."""
+def _weighted_terms(
+    tokens: Sequence[str], translation: Translation | None, figures: Sequence[str] = ()
+) -> dict[str, float]:
+    """The query's own tokens (weight 1 per occurrence), the bridge's terms, and
+    the tokens of its figures written the other way (weight 1, once each)."""
     terms: dict[str, float] = {}
     for token in tokens:
         terms[token] = terms.get(token, 0.0) + 1.0
-    for term, weight in translation.weights().items():
+    for term, weight in (translation.weights() if translation else {}).items():
         terms[term] = terms.get(term, 0.0) + weight
+    for token in dict.fromkeys(figures):
+        terms.setdefault(token, 1.0)
     return terms
 
 
