@@ -37,6 +37,7 @@ from typing import Protocol
 
 from .errors import InputError
 from .glossary import GlossDictionary
+from .hybrid import cjk_share
 from .pinyin import PinyinIndex
 
 _RESOURCES = Path(__file__).with_name("resources")
@@ -186,8 +187,8 @@ def number_forms(match: re.Match[str]) -> list[str]:
 # ---- the bridge -----------------------------------------------------------
 
 _WORD = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*(?:['’][A-Za-z]+)*")
-# What may stand between two words of one phrase or name: spaces, a hyphen.
-_JOINER = re.compile(r"[\s\-‐‑–]*")
+# What may stand between two words of one phrase or name: spaces, a hyphen, an ampersand ("R&D").
+_JOINER = re.compile(r"[\s\-‐‑–&]*")
 
 
 @dataclass(frozen=True)
@@ -251,9 +252,12 @@ class Bridge:
             covered += hit
             found += [(m.start(), t) for t in terms]
         lead = re.search(r"\w", text)  # a capital there is the sentence's, not a name's
+        # A Chinese question writes GDP or 5G as the reports do: the curated
+        # abbreviations serve English questions only, and Chinese ones stay untouched.
+        curated = cjk_share(text) < 0.5
         for segment in _segments(text, [range(m.start(), m.end()) for m in numbers]):
             words = [self._word(raw, lead is not None and at == lead.start()) for at, raw in segment]
-            spans = self._join(self._spans(words))
+            spans = self._join(self._spans(words, curated))
             content = {i for i, w in enumerate(words) if not w.stop}
             reached = {i for s in spans if s.terms for i in range(s.first, s.last + 1)}
             reached |= {i for i in content if words[i].lower in self._vocab.vocabulary}
@@ -291,7 +295,7 @@ class Bridge:
 
     # ---- spans ----
 
-    def _spans(self, words: list[_Word]) -> list[_Span]:
+    def _spans(self, words: list[_Word], curated: bool = True) -> list[_Span]:
         """Greedy from the left, longest span first: a phrase before its words."""
         spans: list[_Span] = []
         i = 0
@@ -299,7 +303,7 @@ class Bridge:
             span = None
             if not words[i].stop:
                 for last in range(min(i + MAX_SPAN_WORDS, len(words)) - 1, i - 1, -1):
-                    if not words[last].stop and (span := self._lookup(words, i, last)):
+                    if not words[last].stop and (span := self._lookup(words, i, last, curated)):
                         break
             if span is None:
                 i += 1
@@ -308,13 +312,13 @@ class Bridge:
             i = span.last + 1
         return spans
 
-    def _lookup(self, words: list[_Word], first: int, last: int) -> _Span | None:
+    def _lookup(self, words: list[_Word], first: int, last: int, curated: bool = True) -> _Span | None:
         """The span's gloss or, for a name, its pinyin. An English word's own
         sense comes first ("Women" is 妇女 before it is 我们), a name's reading
         first otherwise ("Chongqing", "Bishan")."""
         span = words[first : last + 1]
         query = " ".join(w.text for w in span)
-        gloss = self._gloss(span, first, last, query)
+        gloss = self._gloss(span, first, last, query, curated)
         if gloss is not None and gloss.terms and all(self._glosses.is_english(w.lower) for w in span):
             return gloss
         if len(span) <= MAX_NAME_WORDS and all(w.name_part for w in span):
@@ -323,12 +327,14 @@ class Bridge:
                 return named
         return gloss
 
-    def _gloss(self, span: list[_Word], first: int, last: int, query: str) -> _Span | None:
+    def _gloss(self, span: list[_Word], first: int, last: int, query: str, curated: bool = True) -> _Span | None:
         if len(span) == 1 and len(span[0].lower) < 2:
             return None
         vocab = self._vocab.vocabulary
         fallback = None
         for key in _span_keys([w.lower for w in span]):
+            if not curated and self._glosses.is_curated(key):
+                continue
             candidates = self._glosses.lookup(key)
             terms = {c.word: c.prior for c in candidates if c.word in vocab}
             if terms:

@@ -56,6 +56,7 @@ class GlossDictionary:
         self._entries = list(entries) if entries is not None else None
         self._keys: dict[str, dict[str, float]] | None = None
         self._english: frozenset[str] = frozenset()
+        self._curated: frozenset[str] = frozenset()
         self._lock = threading.Lock()
 
     def load(self) -> GlossDictionary:
@@ -66,7 +67,13 @@ class GlossDictionary:
             with self._lock:
                 if self._keys is None:
                     entries, text = _read_cedict() if self._entries is None else _own(self._entries)
-                    self._keys, self._english = _reverse(entries, text)
+                    keys, english = _reverse(entries, text)
+                    # the curated abbreviations and formulas replace CC-CEDICT's senses of their keys
+                    curated = abbreviations()
+                    for key, words in curated.items():
+                        keys[key] = dict.fromkeys(words, 1.0)
+                        english |= frozenset(key.split())
+                    self._keys, self._english, self._curated = keys, english, frozenset(curated)
         return self
 
     def lookup(self, key: str) -> list[GlossCandidate]:
@@ -79,11 +86,27 @@ class GlossDictionary:
             return []
         return [GlossCandidate(w, p) for w, p in sorted(found.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))]
 
+    def is_curated(self, key: str) -> bool:
+        """Whether `key` is one of the curated abbreviations and formulas."""
+        self.load()
+        return key in self._curated
+
     def is_english(self, word: str) -> bool:
         """Whether `word` (lower case) is written in lower case in some gloss: a
         common English word rather than a name, which glosses capitalize."""
         self.load()
         return word in self._english
+
+
+def abbreviations() -> dict[str, tuple[str, ...]]:
+    """index/resources/abbreviations.tsv: key -> the Chinese terms it stands for."""
+    table: dict[str, tuple[str, ...]] = {}
+    text = importlib.resources.files(__package__).joinpath("resources/abbreviations.tsv").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, *words = line.split("\t")
+            table[key.strip()] = tuple(w.strip() for w in words if w.strip())
+    return table
 
 
 def _own(entries: list[Entry]) -> tuple[list[Entry], str]:

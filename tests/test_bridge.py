@@ -311,3 +311,29 @@ def test_hits_report_the_weighted_lexical_score_they_were_ranked_by(seed_engine:
     result = seed_engine.search(Q_KONGHUI, k=5, mode="lexical")
     assert [h.lexical_rank for h in result.hits] == [1, 2, 3, 4, 5]
     assert all(h.lexical_score == h.score > 0 for h in result.hits)
+
+
+# ---- abbreviations and formulas (issue 13, item 4) ----
+
+ABBREVIATED = ["人工智能", "哀", "细颗粒物", "研发", "二氧化碳", "地区生产总值", "新能源汽车", "物联网", "氮氧化物"]
+ABBREVIATED += ["第五代移动通信"]
+
+
+@pytest.mark.parametrize(
+    ("query", "term"),
+    [
+        ("AI industry", "人工智能"),
+        ("PM2.5 concentration", "细颗粒物"),
+        ("R&D intensity", "研发"),
+        ("CO2 emissions", "二氧化碳"),
+        ("NOx", "氮氧化物"),
+        ("GDP growth", "地区生产总值"),
+        ("EV makers", "新能源汽车"),
+        ("IoT platforms", "物联网"),
+        ("5G base stations", "第五代移动通信"),
+    ],
+)
+def test_abbreviations_and_formulas_find_their_chinese_terms(cedict: GlossDictionary, query: str, term: str) -> None:
+    found = [t.term for t in bridge(cedict, *ABBREVIATED).translate(query).terms]
+    assert term in found
+    assert "哀" not in found  # CC-CEDICT's "ai" (a sigh) is not the abbreviation's sense
