@@ -235,3 +235,18 @@ def test_cmrc_every_answer_occurs_in_its_paragraph(
     assert missing == []
     # 65 answers contain whitespace (e.g. English names); they must survive unchanged.
     assert sum(1 for q in questions if any(c.isspace() for c in q.answer)) == 65
+
+
+def test_the_english_set_is_sound() -> None:
+    """eval/questions/english.jsonl: 45 English questions, every answer a verbatim
+    span of its own report and of no other, every third one held out."""
+    from policyqa.eval.datasets import load_questions
+
+    root = Path(__file__).resolve().parent.parent
+    reports = {p.stem: p.read_text(encoding="utf-8") for p in (root / "seeds").glob("*.txt")}
+    questions = load_questions(root / "eval/questions/english.jsonl")
+    assert len(questions) == 45 and {q.language for q in questions} == {"en"}
+    for n, q in enumerate(questions, start=1):
+        assert q.answer in reports[q.gold_doc], q.id
+        assert not any(q.answer in text for stem, text in reports.items() if stem != q.gold_doc), q.id
+        assert q.split == ("heldout" if n % 3 == 0 else "dev"), q.id
