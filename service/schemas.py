@@ -18,6 +18,7 @@ from .settings import API_MAX_K
 # A query of blanks alone (U+00A0 included) is refused: said in the schema,
 # so that a client generated from it knows before it asks.
 NOT_ONLY_WHITESPACE = r"\S"
+QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=NOT_ONLY_WHITESPACE)]
 FilterScalar = str | int | float | bool
 # An empty list would match nothing: the schema says minItems 1, and the
 # backend refuses it with a message that names the key (Filters.parse).
@@ -37,10 +38,7 @@ class Request(BaseModel):
 
 
 class SearchRequest(Request):
-    query: str = Field(
-        min_length=1,
-        max_length=MAX_QUERY_CHARS,
-        pattern=NOT_ONLY_WHITESPACE,
+    query: QueryText = Field(
         description="the query; at least one character that is not whitespace",
         examples=["哪个园区提出数字经济增加值占GDP比重达35%？"],
     )
@@ -56,10 +54,7 @@ class SearchRequest(Request):
 
 
 class AskRequest(Request):
-    question: str = Field(
-        min_length=1,
-        max_length=MAX_QUERY_CHARS,
-        pattern=NOT_ONLY_WHITESPACE,
+    question: QueryText = Field(
         description="the question; at least one character that is not whitespace",
         examples=["Which park targets a 35% digital-economy share?"],
     )

@@ -240,8 +240,6 @@ def test_cmrc_every_answer_occurs_in_its_paragraph(
 def test_the_english_set_is_sound() -> None:
     """eval/questions/english.jsonl: 45 English questions, every answer a verbatim
     span of its own report and of no other, every third one held out."""
-    from policyqa.eval.datasets import load_questions
-
     root = Path(__file__).resolve().parent.parent
     reports = {p.stem: p.read_text(encoding="utf-8") for p in (root / "seeds").glob("*.txt")}
     questions = load_questions(root / "eval/questions/english.jsonl")
