@@ -79,7 +79,9 @@ class Filters:
         if self.sources and not doc.source.startswith(self.sources):
             return False
         for key, wanted in self.metadata.items():
-            value = doc.metadata.get(key)
+            if key not in doc.metadata:  # (str(None) must not match a filter for "None")
+                return False
+            value = doc.metadata[key]
             options = wanted if isinstance(wanted, list) else [wanted]
             if value not in options and str(value) not in {str(o) for o in options}:
                 return False
@@ -124,6 +126,8 @@ class ReadView(Protocol):
 
 class Backend(Protocol):
     """Stores chunks and answers searches; `apply` is atomic for readers."""
+
+    name: str  # what /health and the stats call it: "faiss" or "milvus"
 
     def exists(self) -> bool: ...
 

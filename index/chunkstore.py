@@ -66,7 +66,7 @@ class DocRecord:
         )
 
 
-def _section_at(sections: tuple[Section, ...], offset: int) -> str:
+def section_at(sections: tuple[Section, ...], offset: int) -> str:
     title = ""
     for s in sections:
         if s.start > offset:
@@ -108,7 +108,7 @@ class ChunkStore:
             text=self._bytes(c["byte_start"], c["byte_end"]).decode("utf-8"),
             start=c["start"],
             end=c["end"],
-            section=_section_at(doc.sections, c["start"]),
+            section=section_at(doc.sections, c["start"]),
         )
 
     def doc_of_row(self, row: int) -> DocRecord:

@@ -27,8 +27,9 @@ from .figures import alternatives as figure_alternatives
 from .glossary import GlossDictionary
 from .hybrid import FusionConfig, FusionMethod, Ranking, SearchMode, fuse, lexical_trust
 from .ingest import UPLOAD_SCHEME, iter_files_with_roots, read_document, source_key
-from .local_backend import LocalBackend
 from .manifest import check_chunking, check_model, index_manifest
+from .milvus_backend import MilvusBackend
+from .storage import MigrateReport, StorageConfig, migrate_to_milvus, open_backend
 from .tokenize import ChineseTokenizer
 from .types import Document, Hit
 
@@ -142,8 +143,10 @@ class Engine:
         embedder: Embedder | None = None,
         tokenizer: ChineseTokenizer | None = None,
         rebuild: bool = False,
+        storage: StorageConfig | None = None,
     ) -> Engine:
-        """An engine on the index at `index_dir` (which may not exist yet).
+        """An engine on the index at `index_dir` (which may not exist yet), kept
+        by the backend `storage` names (default: the embedded FAISS + BM25 one).
 
         Without `model`, an existing index is opened with the model that built it;
         a new one gets the embedded default. Without `tokenizer`, the default
@@ -152,7 +155,7 @@ class Engine:
         `ingest`/`apply` builds a new one from scratch and replaces it atomically
         (until then, and if that is interrupted, the old one stays live).
         """
-        backend = LocalBackend(Path(index_dir), dense_config=(config or EngineConfig()).dense, rebuild=rebuild)
+        backend = open_backend(Path(index_dir), storage, (config or EngineConfig()).dense, rebuild=rebuild)
         manifest = backend.manifest() if backend.exists() else {}
         if config is None:  # an existing index keeps its own chunking for later writes
             recorded = manifest.get("chunking") or {}
@@ -167,6 +170,11 @@ class Engine:
     def exists(self) -> bool:
         """Whether an index has been built (an engine may open on an empty folder)."""
         return self.backend.exists()
+
+    @property
+    def storage_name(self) -> str:
+        """Which backend keeps the index: "faiss" (embedded) or "milvus"."""
+        return self.backend.name
 
     def view(self) -> ReadView:
         """The live version, for several reads that must agree (IndexNotFoundError when none)."""
@@ -190,6 +198,15 @@ class Engine:
     def recover(self) -> list[str]:
         """Clean up after a writer that was killed; returns what was removed."""
         return self.backend.recover()
+
+    def migrate_from(self, index_dir: Path, progress: Progress | None = None) -> MigrateReport:
+        """Copy the embedded index at `index_dir` into this engine's (empty) Milvus
+        index: chunks, vectors and tokens as they are, nothing re-embedded."""
+        if not isinstance(self.backend, MilvusBackend):
+            raise InputError("migration copies an embedded index into Milvus: open this engine with backend milvus")
+        report = migrate_to_milvus(Path(index_dir), self.backend, progress)
+        self._check_compatible(self.backend.manifest())
+        return report
 
     # ---- checks ----
     def _check_compatible(self, manifest: dict[str, Any]) -> None:

@@ -45,3 +45,11 @@ class UnsupportedFormatError(IngestError):
 
 class DocumentTooLargeError(IngestError):
     """A file over a guard limit: pages, characters, unpacked size, nesting or upload bytes."""
+
+
+class StorageUnavailableError(PolicyQAError):
+    """The storage server (Milvus) cannot be reached or refused the request."""
+
+
+class StorageBusyError(StorageUnavailableError):
+    """Another process is writing to the same Milvus index."""

@@ -189,6 +189,14 @@ class LexicalIndex:
         lo, hi = int(self._doc_indptr[row]), int(self._doc_indptr[row + 1])
         return [self._terms[t] for t in np.asarray(self._doc_terms[lo:hi]).tolist()]
 
+    def doc_counts(self, row: int) -> list[tuple[str, int]]:
+        """The row's distinct terms with their frequencies, in order of first
+        occurrence: what another backend needs to score the row the same way."""
+        self._check_row(row)
+        lo, hi = int(self._doc_indptr[row]), int(self._doc_indptr[row + 1])
+        tfs = np.asarray(self._doc_tf[lo:hi]).tolist()
+        return [(self._terms[t], int(n)) for t, n in zip(np.asarray(self._doc_terms[lo:hi]).tolist(), tfs, strict=True)]
+
     def scores(self, query_tokens: Sequence[str]) -> npt.NDArray[np.float64]:
         """BM25 of every row for the query, float64 of shape (n,), equal to
         rank_bm25.BM25Okapi(corpus).get_scores(query_tokens).

@@ -53,7 +53,11 @@ class LocalView:
     @classmethod
     def empty(cls, dim: int) -> LocalView:
         return cls(
-            "", {}, ChunkStore.empty(), LexicalIndex.build([]), DenseIndex.build(np.zeros((0, dim), np.float32)),
+            "",
+            {},
+            ChunkStore.empty(),
+            LexicalIndex.build([]),
+            DenseIndex.build(np.zeros((0, dim), np.float32)),
             np.zeros((0, dim), np.float32),
         )
 
@@ -119,11 +123,14 @@ class LocalView:
             "chunks": len(self.store),
             "vocabulary": len(self.lexical.vocabulary),
             "dense_index": self.dense.kind,
+            "backend": LocalBackend.name,
         }
 
 
 class LocalBackend:
     """FAISS (exact or IVF) for dense search, sparse BM25 for lexical, in one directory."""
+
+    name = "faiss"
 
     def __init__(
         self, root: Path, dense_config: DenseConfig | None = None, mmap: bool = True, rebuild: bool = False
@@ -218,9 +225,7 @@ class LocalBackend:
             )
         return LocalView(name, manifest, store, lexical, dense, vectors)
 
-    def apply(
-        self, add: Sequence[PreparedDocument], remove: Sequence[str], manifest: Mapping[str, Any]
-    ) -> LocalView:
+    def apply(self, add: Sequence[PreparedDocument], remove: Sequence[str], manifest: Mapping[str, Any]) -> LocalView:
         """Remove documents by id, add prepared ones (replacing same ids), commit atomically.
 
         Afterwards `last_apply_seconds` holds the seconds each stage took
@@ -264,6 +269,7 @@ class LocalBackend:
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
+            self._rebuild = False  # committed: from now on this backend reads the new index
             self.directory.prune()
             manifest = self.directory.read_manifest(self.directory.versions / name)
             view = LocalView(name, manifest, store, lexical, dense, vectors)
