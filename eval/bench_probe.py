@@ -5,7 +5,7 @@ A fresh process, so the load time and the memory are those of a reader that
 opens the index, not of the writer that just built it (whose heap still holds
 the build's leftovers). Run by `eval.bench` as
 
-    python -m policyqa.eval.bench_probe INDEX_DIR QUERIES_JSON [--threads N] [--warmup N]
+    python -m policyqa.eval.bench_probe INDEX_DIR QUERIES_JSON [--threads N] [--warmup N] [--milvus-uri URI]
 
 and prints one JSON object on stdout; progress lines go to stderr.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from policyqa.index.engine import Engine
 from policyqa.index.hybrid import SearchMode
 from policyqa.index.lexical import LexicalIndex
 from policyqa.index.local_backend import LocalBackend
+from policyqa.index.milvus_backend import MilvusBackend, MilvusConfig
 from policyqa.index.store import IndexDirectory
 from policyqa.index.tokenize import ChineseTokenizer
 
@@ -93,8 +95,11 @@ def component_load_seconds(index_dir: Path) -> dict[str, float]:
     return seconds
 
 
-def probe(index_dir: Path, queries: list[str], threads: int | None, warmup: int) -> dict[str, Any]:
-    """Load time, memory and per-mode latency of the index at `index_dir`."""
+def probe(
+    index_dir: Path, queries: list[str], threads: int | None, warmup: int, milvus: MilvusConfig | None = None
+) -> dict[str, Any]:
+    """Load time, memory and per-mode latency of the index at `index_dir`, or in
+    Milvus (`milvus`: Milvus Lite runs inside this process, so RSS counts it)."""
     embedder = UsemEmbedder(threads=threads)
     embedder.encode_queries(["预热"])  # the model's weights load on first use
     tokenizer = ChineseTokenizer()
@@ -103,7 +108,7 @@ def probe(index_dir: Path, queries: list[str], threads: int | None, warmup: int)
     result["rss_gb"]["baseline"] = round(_rss_gb(), 3)  # Python, numpy, FAISS, the model, jieba
 
     start = time.perf_counter()
-    backend = LocalBackend(index_dir)
+    backend: LocalBackend | MilvusBackend = MilvusBackend(milvus) if milvus else LocalBackend(index_dir)
     view = backend.view()
     result["load_seconds"] = round(time.perf_counter() - start, 3)
     result["rss_gb"]["after_load"] = round(_rss_gb(), 3)
@@ -134,12 +139,14 @@ def probe(index_dir: Path, queries: list[str], threads: int | None, warmup: int)
             "excluding_embedding": percentiles(rest),
         }
     result["rss_gb"]["after_queries"] = round(_rss_gb(), 3)
-    result["rss_gb"]["by_file_after_queries"] = _rss_by_index_file(index_dir)
+    if milvus is None:  # mapped index files: the embedded backend's
+        result["rss_gb"]["by_file_after_queries"] = _rss_by_index_file(index_dir)
     result["rss_gb"].update(_rss_kinds())
     result["rss_gb"]["index_share_after_queries"] = round(
         result["rss_gb"]["after_queries"] - result["rss_gb"]["baseline"], 3
     )
-    result["component_load_seconds"] = component_load_seconds(index_dir)
+    if milvus is None:
+        result["component_load_seconds"] = component_load_seconds(index_dir)
     return result
 
 
@@ -149,9 +156,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("queries", type=Path, help="JSON list of query strings")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--milvus-uri", help="probe this Milvus index instead of INDEX_DIR")
+    parser.add_argument("--milvus-collection", default="policyqa")
     args = parser.parse_args(argv)
     queries = json.loads(args.queries.read_text(encoding="utf-8"))
-    print(json.dumps(probe(args.index_dir, queries, args.threads, args.warmup), ensure_ascii=False))
+    # The token comes from the environment, never the command line.
+    token = os.environ.get("POLICYQA_MILVUS_TOKEN")
+    milvus = MilvusConfig(args.milvus_uri, token, args.milvus_collection) if args.milvus_uri else None
+    print(json.dumps(probe(args.index_dir, queries, args.threads, args.warmup, milvus), ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -229,6 +229,7 @@ def write_outputs(result: dict[str, Any], out: Path) -> None:
 def load_runs(out: Path) -> list[dict[str, Any]]:
     """Every results-*.json in `out`, smallest corpus first."""
     runs = [json.loads(p.read_text(encoding="utf-8")) for p in out.glob("results-*.json")]
+    runs = [r for r in runs if r.get("backend", "faiss") == "faiss"]  # Milvus runs have their own table
     return sorted(runs, key=lambda r: r["size"])
 
 

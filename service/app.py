@@ -53,6 +53,8 @@ from policyqa.index.errors import (
     InputError,
     ModelMismatchError,
     PolicyQAError,
+    StorageBusyError,
+    StorageUnavailableError,
     UnsupportedFormatError,
 )
 from policyqa.index.ingest import SUPPORTED_SUFFIXES, UPLOAD_SCHEME, document_from_bytes
@@ -112,6 +114,8 @@ ERROR_STATUS: tuple[tuple[type[PolicyQAError], int, str], ...] = (
     (RequestTooLargeError, 413, "too_large"),
     (RequestTimeoutError, 408, "request_timeout"),
     (ServiceBusyError, 503, "busy"),
+    (StorageBusyError, 503, "busy"),
+    (StorageUnavailableError, 503, "storage_unavailable"),
     (DocumentTooLargeError, 413, "too_large"),
     (UnsupportedFormatError, 415, "unsupported_format"),
     (IngestError, 422, "unreadable_document"),
@@ -294,6 +298,7 @@ class Service:
             chunks=int(stats.get("chunks", 0)),
             model=self.engine.embedder.model_id,
             index_version=str(stats.get("version", "")),
+            backend=self.engine.storage_name,
             generated_answers=self.composer is not None,
         )
 
@@ -419,7 +424,7 @@ def _parse_metadata(raw: str | None) -> dict[str, Any]:
     if raw is None or not raw.strip():
         return {}
     if _nesting(raw) > 2:  # an object of scalars or lists: deeper is refused before parsing (no RecursionError)
-        raise InputError('metadata is nested too deeply: send an object of strings, numbers or lists of them')
+        raise InputError("metadata is nested too deeply: send an object of strings, numbers or lists of them")
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -533,7 +538,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     On start-up, an index that does not exist yet is built from `settings.seeds_dir`.
     """
-    engine = engine or Engine.open(settings.index_dir, model=settings.model, threads=settings.threads)
+    engine = engine or Engine.open(
+        settings.index_dir, model=settings.model, threads=settings.threads, storage=settings.storage()
+    )
     parse_worker.configure(settings.parse_limits())
     service = Service(settings, engine)
 

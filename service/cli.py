@@ -20,14 +20,19 @@ from policyqa.index.errors import IndexNotFoundError, PolicyQAError
 from policyqa.index.hybrid import FusionConfig, FusionMethod, SearchMode
 from policyqa.index.reader import open_reader
 
-from .cli_base import FilterOpt, IndexDirOpt, ModelOpt, ThreadsOpt, _settings, app
+from .cli_base import BackendOpt, FilterOpt, IndexDirOpt, MilvusUriOpt, ModelOpt, ThreadsOpt, _settings, app
 from .progress import ProgressBars
 from .settings import Settings
 
 
 def _open(settings: Settings, config: EngineConfig | None = None, rebuild: bool = False) -> Engine:
     return Engine.open(
-        settings.index_dir, model=settings.model, threads=settings.threads, config=config, rebuild=rebuild
+        settings.index_dir,
+        model=settings.model,
+        threads=settings.threads,
+        config=config,
+        rebuild=rebuild,
+        storage=settings.storage(),
     )
 
 
@@ -35,7 +40,7 @@ def _open_existing(settings: Settings) -> Engine:
     """The engine over an index that must exist already (search, ask)."""
     engine = _open(settings)
     if not engine.exists():
-        raise IndexNotFoundError(f"no index at {settings.index_dir}: run `policyqa ingest PATH` first")
+        raise IndexNotFoundError(f"no index at {settings.index_location()}: run `policyqa ingest PATH` first")
     return engine
 
 
@@ -44,7 +49,7 @@ def _answerer(engine: Engine, settings: Settings) -> ExtractiveAnswerer:
     return ExtractiveAnswerer(engine, reader=open_reader(settings.reader))
 
 
-def _print_report(report: IngestReport, index_dir: Path) -> None:
+def _print_report(report: IngestReport, location: str) -> None:
     parts = [
         f"{len(report.added)} added",
         f"{len(report.updated)} updated",
@@ -54,7 +59,7 @@ def _print_report(report: IngestReport, index_dir: Path) -> None:
     if report.failed:
         parts.append(f"{len(report.failed)} failed")
     written = f"{report.chunks_added} chunks written in {report.seconds:.1f}s"
-    typer.echo(f"ingest: {', '.join(parts)}; {written} → {index_dir}", err=True)
+    typer.echo(f"ingest: {', '.join(parts)}; {written} → {location}", err=True)
     for line in report.failed:
         typer.echo(f"error: {line}", err=True)
 
@@ -65,6 +70,8 @@ def ingest(
     index_dir: IndexDirOpt = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
+    backend: BackendOpt = None,
+    milvus_uri: MilvusUriOpt = None,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="build a new index from PATHS and swap it in (new model, damaged index)")
     ] = False,
@@ -78,14 +85,14 @@ def ingest(
     ] = None,
 ) -> None:
     """Add new files, update changed ones, drop vanished ones; unchanged files cost nothing."""
-    settings = _settings(index_dir, model, threads)
+    settings = _settings(index_dir, model, threads, backend, milvus_uri)
     from policyqa.index.chunking import ChunkingConfig
 
     config = EngineConfig(chunking=ChunkingConfig(size=chunk_size)) if chunk_size is not None else None
     engine = _open(settings, config, rebuild=rebuild)
     with ProgressBars() as bars:
         report = engine.ingest(paths, progress=bars.update)
-    _print_report(report, settings.index_dir)
+    _print_report(report, settings.index_location())
     if report.failed:
         raise typer.Exit(1)
 
@@ -112,6 +119,32 @@ def verify(index_dir: IndexDirOpt = None) -> None:
     files = manifest.get("files", {})
     size = sum(int(info["size"]) for info in files.values())
     typer.echo(f"ok: {settings.index_dir} version {name}: {len(files)} files, {size / 1e6:.1f} MB, all checksums match")
+
+
+@app.command()
+def migrate(
+    to: Annotated[str, typer.Option("--to", help="the backend to copy into: milvus")] = "milvus",
+    milvus_uri: MilvusUriOpt = None,
+    collection: Annotated[
+        str | None, typer.Option("--milvus-collection", help="prefix of the collections [default policyqa]")
+    ] = None,
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """Copy the embedded index into Milvus as it is (chunks, vectors, tokens;
+    nothing re-embedded), then check that the counts agree."""
+    from policyqa.index.storage import BackendKind, migrate_to_milvus, open_backend
+
+    if BackendKind.parse(to) is not BackendKind.MILVUS:
+        raise PolicyQAError(f"--to {to}: the embedded index is the source; milvus is the only target")
+    settings = _settings(index_dir, backend="milvus", milvus_uri=milvus_uri, milvus_collection=collection)
+    target = open_backend(settings.index_dir, settings.storage())
+    typer.echo(f"migrate: {settings.index_dir} → {settings.index_location()}", err=True)
+    with ProgressBars() as bars:
+        report = migrate_to_milvus(settings.index_dir, target, progress=bars.update)
+    typer.echo(
+        f"migrated {report.documents} documents, {report.chunks} chunks, {report.vocabulary} terms; counts match",
+        err=True,
+    )
 
 
 def _parse_filters(values: list[str] | None) -> Filters | None:
@@ -168,10 +201,12 @@ def search(
     index_dir: IndexDirOpt = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
+    backend: BackendOpt = None,
+    milvus_uri: MilvusUriOpt = None,
     no_bridge: Annotated[bool, typer.Option("--no-bridge", help="no English→Chinese lexical query bridge")] = False,
 ) -> None:
     """Ranked passages for a question, with fused, dense and lexical scores."""
-    settings = _settings(index_dir, model, threads)
+    settings = _settings(index_dir, model, threads, backend, milvus_uri)
     search_mode = SearchMode.parse(mode)
     fusion_config = FusionConfig(method=FusionMethod.parse(fusion)) if fusion else None
     parsed_filters = _parse_filters(filters)
@@ -205,9 +240,11 @@ def ask(
     index_dir: IndexDirOpt = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
+    backend: BackendOpt = None,
+    milvus_uri: MilvusUriOpt = None,
 ) -> None:
     """Answer a question as POST /ask does: the short answer, the cited quotes, or "not found"."""
-    settings = _settings(index_dir, model, threads)
+    settings = _settings(index_dir, model, threads, backend, milvus_uri)
     parsed_filters = _parse_filters(filters)
     engine = _open_existing(settings)
     answer = _answerer(engine, settings).answer(question, k=k, filters=parsed_filters)
@@ -223,15 +260,17 @@ def demo(
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100)] = 3,
     index_dir: IndexDirOpt = None,
     threads: ThreadsOpt = None,
+    backend: BackendOpt = None,
+    milvus_uri: MilvusUriOpt = None,
 ) -> None:
     """Ingest the seed reports on first use (embedded model), then `ask` the question
     and list the passages behind the answer."""
-    settings = _settings(index_dir, None, threads)
+    settings = _settings(index_dir, None, threads, backend, milvus_uri)
     engine = _open(settings)
     if not engine.exists():
         typer.echo(f"first run: ingesting {settings.seeds_dir} into {settings.index_dir}", err=True)
         with ProgressBars() as bars:
-            _print_report(engine.ingest([settings.seeds_dir], progress=bars.update), settings.index_dir)
+            _print_report(engine.ingest([settings.seeds_dir], progress=bars.update), settings.index_location())
     typer.echo(_render_answer(_answerer(engine, settings).answer(query)))
     typer.echo("")
     typer.echo(_render(engine.search(query, k=k)))

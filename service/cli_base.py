@@ -34,11 +34,34 @@ ModelOpt = Annotated[
 ThreadsOpt = Annotated[
     int | None, typer.Option("--threads", min=1, help="BLAS threads for embedding [default: all cores]")
 ]
+BackendOpt = Annotated[
+    str | None, typer.Option("--backend", help="faiss (embedded, default) | milvus [env POLICYQA_BACKEND]")
+]
+MilvusUriOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--milvus-uri",
+        help="Milvus Lite file (.db) or http://host:19530 [env POLICYQA_MILVUS_URI; default <index-dir>/milvus.db]",
+    ),
+]
 FilterOpt = Annotated[list[str] | None, typer.Option("--filter", help="KEY=VALUE on doc_id, source or metadata")]
 
 
-def _settings(index_dir: Path | None, model: str | None = None, threads: int | None = None) -> Settings:
+def _settings(
+    index_dir: Path | None,
+    model: str | None = None,
+    threads: int | None = None,
+    backend: str | None = None,
+    milvus_uri: str | None = None,
+    milvus_collection: str | None = None,
+) -> Settings:
     overrides: dict[str, Any] = {}
+    if milvus_collection is not None:
+        overrides["milvus_collection"] = milvus_collection
+    if backend is not None:
+        overrides["backend"] = backend
+    if milvus_uri is not None:
+        overrides["milvus_uri"] = milvus_uri
     if index_dir is not None:
         overrides["index_dir"] = index_dir
     if model is not None:

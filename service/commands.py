@@ -4,20 +4,24 @@ Kept apart from cli.py so that plain searches never import the evaluation code."
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from policyqa.index.engine import Engine, EngineConfig
-from policyqa.index.errors import PolicyQAError
+from policyqa.index.errors import IndexNotFoundError, PolicyQAError
 from policyqa.index.hybrid import FusionConfig, FusionMethod
+from policyqa.index.storage import BackendKind
 from policyqa.index.tokenize import ChineseTokenizer, CutMode
 
-from .cli_base import IndexDirOpt, ModelOpt, ThreadsOpt, _settings, app
+from .cli_base import BackendOpt, IndexDirOpt, MilvusUriOpt, ModelOpt, ThreadsOpt, _settings, app
 from .progress import ProgressBars
 from .settings import Settings
 
@@ -39,6 +43,8 @@ def eval_command(
     json_out: Annotated[Path | None, typer.Option("--json-out", help="write the full report as JSON")] = None,
     markdown_out: Annotated[Path | None, typer.Option("--markdown-out", help="write the table as Markdown")] = None,
     threads: ThreadsOpt = None,
+    backend: BackendOpt = None,
+    milvus_uri: MilvusUriOpt = None,
     bridge: Annotated[str | None, typer.Option("--bridge", help="on | off: English→Chinese query bridge")] = None,
     cut: Annotated[str | None, typer.Option("--cut", help="accurate | search: jieba cut mode of the index")] = None,
     task: Annotated[str, typer.Option("--task", help="retrieval | answer")] = "retrieval",
@@ -64,7 +70,18 @@ def eval_command(
     # Each cut mode keeps its own cached index; the default's keeps its old name.
     cut_suffix = "" if tokenizer.cut is ChineseTokenizer().cut else f"-{tokenizer.cut.value}"
     index_dir = cache_dir / f"{name}-{model_slug(model)}{cut_suffix}"
-    engine = Engine.open(index_dir, model=model, threads=threads, config=config, tokenizer=tokenizer)
+    storage = _settings(None, model, threads, backend, milvus_uri).storage()
+    if storage.backend is BackendKind.MILVUS:
+        if task == "answer":
+            raise PolicyQAError("--task answer runs on the embedded backend only (its folds are index copies)")
+        embedded_dir, index_dir = index_dir, index_dir.with_name(index_dir.name + "-milvus")
+        # Each dataset has its own collections, also when --milvus-uri names one shared server.
+        storage = replace(storage, milvus_collection="eval_" + re.sub(r"\W", "_", embedded_dir.name, flags=re.ASCII))
+    engine = Engine.open(index_dir, model=model, threads=threads, config=config, tokenizer=tokenizer, storage=storage)
+    if storage.backend is BackendKind.MILVUS and not engine.exists():
+        with contextlib.suppress(IndexNotFoundError):  # no embedded copy cached: `build` embeds the corpus
+            report = engine.migrate_from(embedded_dir)
+            typer.echo(f"copied the cached index {embedded_dir} into Milvus, nothing re-embedded: {report}", err=True)
     with ProgressBars() as bars:
         build(engine, bars.update)
         if config.bridge:
@@ -76,13 +93,26 @@ def eval_command(
                 return Engine.open(path, model=model, threads=threads, config=config, tokenizer=tokenizer)
 
             answer_eval(
-                name, engine, index_dir, questions, corpus, split, open_engine, bars.update,
-                json_out, markdown_out,
+                name,
+                engine,
+                index_dir,
+                questions,
+                corpus,
+                split,
+                open_engine,
+                bars.update,
+                json_out,
+                markdown_out,
             )
             return
         try:
             report = run_suite(
-                engine, questions, mode_list, fusion=fusion_config, level=level, split=split,
+                engine,
+                questions,
+                mode_list,
+                fusion=fusion_config,
+                level=level,
+                split=split,
                 progress=lambda done, total: bars.update("eval", done, total),
             )
         except ValueError as exc:
@@ -110,6 +140,8 @@ def serve(
     index_dir: IndexDirOpt = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
+    backend: BackendOpt = None,
+    milvus_uri: MilvusUriOpt = None,
 ) -> None:
     """Start the HTTP service: API (docs at /docs), search page at /, widget at /widget.js.
 
@@ -121,7 +153,7 @@ def serve(
     from .app import create_app
     from .http_protocol import protocol_with_header_timeout
 
-    settings = _settings(index_dir, model, threads)
+    settings = _settings(index_dir, model, threads, backend, milvus_uri)
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if overrides:
         settings = Settings(**{**settings.model_dump(exclude_unset=True), **overrides})
@@ -165,6 +197,8 @@ def bench_command(
     ] = False,
     keep_index: Annotated[bool, typer.Option("--keep-index", help="keep the built index in --cache-dir")] = False,
     threads: ThreadsOpt = None,
+    backend: BackendOpt = None,
+    milvus_uri: MilvusUriOpt = None,
 ) -> None:
     """Benchmark indexing, latency, memory and disk at a corpus size, against rank_bm25 and exact FAISS."""
     from dataclasses import replace
@@ -180,9 +214,24 @@ def bench_command(
     overrides = {"approximate_above": approximate_above, "nlist": nlist, "nprobe": nprobe}
     dense = replace(DenseConfig(), **{k: v for k, v in overrides.items() if v is not None})
     config = BenchConfig(
-        size=n, out=out, cache_dir=cache_dir, queries=queries, seed=seed, threads=threads,
-        bm25_queries=bm25_queries, dense=dense, keep_index=keep_index,
+        size=n,
+        out=out,
+        cache_dir=cache_dir,
+        queries=queries,
+        seed=seed,
+        threads=threads,
+        bm25_queries=bm25_queries,
+        dense=dense,
+        keep_index=keep_index,
     )
+    storage = _settings(None, threads=threads, backend=backend, milvus_uri=milvus_uri).storage()
+    if storage.backend is BackendKind.MILVUS:
+        from policyqa.eval.bench_milvus import run_milvus_bench, side_by_side
+
+        label = size_label(n)
+        typer.echo(side_by_side([run_milvus_bench(config, storage.milvus_uri, storage.milvus_token)]))
+        typer.echo(f"written: {out}/results-{label}-milvus.json, results-{label}-milvus.md (beside the embedded row)")
+        return
     result = run_bench(config)
     typer.echo(to_markdown(result))
     typer.echo(f"written: {out}/results-{size_label(n)}.json, results-{size_label(n)}.md, summary.md, latency.png")

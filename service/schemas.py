@@ -130,8 +130,8 @@ class AskResponse(BaseModel):
         default=None, description="the span that answers, where the question asks for a name, a time or a figure"
     )
     answer_type: str = Field(
-        default="", description="what the question asks for: person, place, organization, time, quantity, "
-        "list or description"
+        default="",
+        description="what the question asks for: person, place, organization, time, quantity, list or description",
     )
     explain: dict[str, Any] | None = Field(
         default=None, description="with explain=true: each learned decision's features, weights and probability"
@@ -174,6 +174,7 @@ class HealthResponse(BaseModel):
     chunks: int
     model: str
     index_version: str
+    backend: Literal["faiss", "milvus"] = Field(description="what keeps the index: embedded FAISS + BM25, or Milvus")
     generated_answers: bool = Field(description="an LLM endpoint is configured for /ask")
 
 

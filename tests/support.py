@@ -226,3 +226,16 @@ class Server:
         self.server.should_exit = True
         self.thread.join(30)
         self.sock.close()
+
+
+class OtherModel:
+    """An embedder that is not the one an index was built with (only its name
+    and dimension are read before the mismatch is refused)."""
+
+    model_id = "other-model"
+    dim = 512
+
+    def encode_queries(self, texts: Any) -> Any:  # pragma: no cover - never reached
+        raise AssertionError
+
+    encode_documents = encode_queries

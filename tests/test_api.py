@@ -494,7 +494,7 @@ def test_health(client: TestClient, usem: UsemEmbedder) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["index_loaded"] is True
     assert (body["documents"], body["model"], body["generated_answers"]) == (5, usem.model_id, False)
-    assert body["chunks"] > 5 and body["index_version"]
+    assert body["chunks"] > 5 and body["index_version"] and body["backend"] == "faiss"
 
 
 def test_openapi_lists_the_routes(client: TestClient) -> None:

@@ -13,6 +13,8 @@ from policyqa.index.embedders import SentenceTransformerEmbedder
 from policyqa.index.engine import Engine
 from policyqa.index.errors import InputError, ModelMismatchError
 
+from .support import OtherModel
+
 Q35 = "哪个园区提出数字经济增加值占GDP比重达35%？"
 GOLD35 = "000_6c3b29e3f385016a"
 # The fields issue 2 asks every JSON hit to carry.
@@ -90,16 +92,6 @@ def test_reingest_is_a_noop_then_updates_and_removals(tmp_path: Path, seed_copy:
     # a new engine on the same directory sees the same thing (persistence round trip)
     reopened = Engine.open(tmp_path / "idx", embedder=usem)
     assert [h.to_dict() for h in reopened.search(Q35, k=5).hits] == [h.to_dict() for h in engine.search(Q35, k=5).hits]
-
-
-class OtherModel:
-    model_id = "other-model"
-    dim = 512
-
-    def encode_queries(self, texts):  # pragma: no cover - never reached
-        raise AssertionError
-
-    encode_documents = encode_queries
 
 
 def test_model_mismatch_is_a_clear_error(seed_index: Path) -> None:
