@@ -208,7 +208,12 @@ class MilvusBackend:
         with self._load_lock:
             view = self._view
             if view is None or view.version != str(state.version):
-                view = self._load(state)
+                for _ in range(3):  # a version loaded while two more committed may read term slots that moved on
+                    view = self._load(state)
+                    now = self._state()
+                    if now is None or now.version - state.version <= 1:
+                        break
+                    state = now
                 self._view = view
             return view
 
@@ -298,41 +303,45 @@ class MilvusBackend:
         progress: Progress | None = None,
     ) -> MilvusView:
         """Remove documents by id, add prepared ones (replacing same ids), and
-        commit with one upsert of the state row."""
+        commit with one upsert of the state row. The lease is taken before
+        anything is read for the write, and kept (checked and renewed) up to the
+        commit."""
         with self._write:
-            self._ensure_collections(int(manifest["dim"]))
+            for p in add:  # every document checked before anything is written
+                _check_sizes(p, _kept_tokens(p))
+            redo = self._ensure_collections(int(manifest["dim"]))
             state = self._claimable(self._state() or _State())
             g = state.version + 1
+            self._take_lease(state, g)
+            if redo:  # another vector size: new collections, under this write's lease
+                state = self._recreate(int(manifest["dim"]), state)
+            keep = _Keeper(self, state)
             base = self._load(state) if state.version else None
             live = dict(base._docs) if base else {}
             replaced = set(remove) | {p.document.doc_id for p in add}
             drop = {d: live[d][0] for d in (set(live) if self._rebuild else replaced & set(live))}
-            terms = _Terms.load(self._scan("terms", "tid >= 0", list(_Terms.FIELDS)), state)
+            terms = _Terms.load(keep.each(self._scan("terms", "tid >= 0", list(_Terms.FIELDS))), state)
             writer = _Write(state, terms, g)
-            for row in self._dropped_rows(drop):
+            for row in keep.each(self._dropped_rows(drop)):
                 writer.forget(row["tokens"], int(row["length"]))
-            rows = writer.chunk_rows(add)  # every row checked before anything is written
-            self._take_lease(state, g)
-            renewed = [time.time()]
+            rows = writer.chunk_rows(add)
 
             def step(done: int) -> None:
                 if progress:
                     progress("write", done, len(rows))
-                if time.time() - renewed[0] > LEASE_S / 4:  # a long write keeps its lease
-                    self._renew(state)
-                    renewed[0] = time.time()
+                keep()
 
             self._insert("chunks", rows, step)
-            self._renew(state)
-            self._insert("texts", [r for p in add for r in _text_rows(p, g)])
-            self._insert("docs", [_doc_row_of(_record(p), g, died=0) for p in add])
-            self._upsert("docs", [_doc_row_of(live[d][1], born, died=g) for d, born in drop.items()])
-            self._upsert("terms", writer.term_rows())
+            self._insert("texts", [r for p in add for r in _text_rows(p, g)], keep.step)
+            self._insert("docs", [_doc_row_of(_record(p), g, died=0) for p in add], keep.step)
+            self._upsert("docs", [_doc_row_of(live[d][1], born, died=g) for d, born in drop.items()], keep.step)
+            self._upsert("terms", writer.term_rows(), keep.step)
             done = writer.committed()
             done.manifest = with_counts(
                 manifest, documents=len(live) - len(drop) + len(add), chunks=done.chunks,
                 vocabulary=writer.vocabulary_size(), dense_index=self.dense_index_type, backend=self.name,
             )  # fmt: skip
+            keep.check()
             self._upsert("state", [done.row()])  # the commit
             self._rebuild = False
             try:  # the write stands; what is left of older versions goes now or with the next one
@@ -350,35 +359,53 @@ class MilvusBackend:
         is undone first."""
         if state.pending:
             if state.writer != self._id and state.lease > time.time():
-                raise StorageBusyError(
-                    f"{self._where()} is being written by another process (version {state.pending}, lease "
-                    f"until {time.strftime('%H:%M:%S', time.localtime(state.lease))}): try again when it is done"
-                )
+                raise self._busy(state)
             self._undo(state)
             state = self._state() or _State()
         return state
 
+    def _busy(self, state: _State) -> StorageBusyError:
+        until = time.strftime("%H:%M:%S", time.localtime(state.lease))
+        return StorageBusyError(
+            f"{self._where()} is being written by another process (version {state.pending}, lease until "
+            f"{until}): try again when it is done"
+        )
+
     def _take_lease(self, state: _State, g: int) -> None:
+        """Claim version `g` over `state`; refused when the state moved since it
+        was read (another writer committed or claimed in between)."""
+        now = self._state() or _State()
+        if now.version != state.version or (now.pending and now.writer != self._id and now.lease > time.time()):
+            raise self._busy(now) if now.pending else StorageBusyError(
+                f"{self._where()} changed while this write began (version {state.version} → {now.version}): try again"
+            )
         claim = replace(state, pending=g, writer=self._id, lease=time.time() + LEASE_S)
         self._upsert("state", [claim.row()])
-        now = self._state()
-        if now is None or now.writer != self._id:  # another writer claimed it in the same instant
-            raise StorageBusyError(f"{self._where()} is being written by another process: try again when it is done")
+        now = self._state() or _State()
+        if now.writer != self._id or now.version != state.version:  # another writer claimed it in the same instant
+            raise self._busy(now)
         state.pending, state.writer, state.lease = claim.pending, claim.writer, claim.lease
 
-    def _renew(self, state: _State) -> None:
+    def holds_lease(self, state: _State) -> bool:
+        now = self._state()
+        return now is not None and now.writer == self._id and now.pending == state.pending
+
+    def renew(self, state: _State) -> None:
+        """Extend this write's lease; StorageBusyError when it is no longer this write's."""
+        if not self.holds_lease(state):
+            raise StorageBusyError(f"{self._where()}: this write lost its lease (it stalled past {LEASE_S} s)")
         state.lease = time.time() + LEASE_S
         self._upsert("state", [state.row()])
 
     def _dropped_rows(self, born_of: Mapping[str, int]) -> Iterator[dict[str, Any]]:
-        for expression in _by_version(born_of):
+        for expression in _by_version(born_of.items()):
             yield from self._scan("chunks", expression, ["tokens", "length"])
 
     def _collect(self, version: int) -> int:
         """Delete the rows of document versions that died at or before `version`."""
         dead = list(self._scan("docs", f"died > 0 and died <= {version}", ["id", "doc_id", "born"]))
         with self._errors():
-            for expression in _by_version({r["doc_id"]: int(r["born"]) for r in dead}):
+            for expression in _by_version((r["doc_id"], int(r["born"])) for r in dead):
                 self.client.delete(self._name("chunks"), filter=expression)
                 self.client.delete(self._name("texts"), filter=expression)
             if dead:
@@ -414,6 +441,21 @@ class MilvusBackend:
             for r in self._scan("docs", f"died > {g}", ["doc_id", "born", "record"])
         ]
         self._upsert("docs", revived)
+        # Its term slots: rows of terms it made go; slots it marked are emptied
+        # (the next write at the same version number must not find them).
+        touched = list(self._scan("terms", f"ver_a > {g} or ver_b > {g}", list(_Terms.FIELDS)))
+        with self._errors():
+            self.client.delete(self._name("terms"), filter=f"tid >= {state.next_term}")
+        reset = [
+            _term_row(
+                r["term"], int(r["tid"]),
+                (int(r["df_a"]), int(r["ver_a"])) if int(r["ver_a"]) <= g else (0, 0),
+                (int(r["df_b"]), int(r["ver_b"])) if int(r["ver_b"]) <= g else (0, 0),
+            )
+            for r in touched
+            if int(r["tid"]) < state.next_term
+        ]  # fmt: skip
+        self._upsert("terms", reset)
         self._upsert("state", [replace(state, pending=0, writer="", lease=0.0).row()])
         self._flush()
 
@@ -433,36 +475,57 @@ class MilvusBackend:
                 if done:
                     done(min(at + _INSERT_BATCH, len(rows)))
 
-    def _upsert(self, part: str, rows: list[dict[str, Any]]) -> None:
+    def _upsert(self, part: str, rows: list[dict[str, Any]], done: Callable[[int], Any] | None = None) -> None:
         with self._errors():
             for at in range(0, len(rows), _INSERT_BATCH):
                 self.client.upsert(self._name(part), rows[at : at + _INSERT_BATCH])
+                if done:
+                    done(min(at + _INSERT_BATCH, len(rows)))
 
     # ---- collections ----
-    def _ensure_collections(self, dim: int) -> None:
-        from pymilvus import DataType, MilvusClient
-
-        client = self.client
+    def _ensure_collections(self, dim: int) -> bool:
+        """Create what is missing; True when the vectors have another size and a
+        rebuild must make the collections anew (`_recreate`, under the lease)."""
         with self._errors():
             chunks = self._name("chunks")
-            carried: _State | None = None
-            if client.has_collection(chunks):
-                fields = client.describe_collection(chunks)["fields"]
+            if self.client.has_collection(chunks):
+                fields = self.client.describe_collection(chunks)["fields"]
                 have = next(int(f["params"]["dim"]) for f in fields if f["name"] == "vector")
-                if have == dim:
-                    return self._ensure_bookkeeping()
-                if not self._rebuild:
+                if have != dim and not self._rebuild:
                     raise InputError(
                         f"{self._where()} holds {have}-dimensional vectors, not {dim}: "
                         "re-run `policyqa ingest --rebuild PATH` to build it with the new model"
                     )
-                old = self._state()
-                # Version and key numbers carry on, so no reader mistakes the new
-                # index for the old one and no cached row is read for a reused key.
-                carried = _State(version=old.version, next_key=old.next_key) if old else None
-                for part in PARTS:
-                    client.drop_collection(self._name(part))
-                self._view, self._cache = None, ChunkCache()
+                self._ensure_bookkeeping()
+                return have != dim
+            self._create_chunks(dim)
+            self._ensure_bookkeeping()
+            return False
+
+    def _recreate(self, dim: int, state: _State) -> _State:
+        """Drop every collection and make them anew for `dim`-dimensional vectors.
+        Version and key numbers, and this write's lease, carry on: no reader
+        mistakes the new index for the old one, no cached row is read for a
+        reused key, and no other writer starts meanwhile."""
+        carried = _State(
+            version=state.version, next_key=state.next_key, pending=state.pending, writer=state.writer,
+            lease=state.lease,
+        )  # fmt: skip
+        with self._errors():
+            for part in PARTS:
+                self.client.drop_collection(self._name(part))
+        self._view, self._cache = None, ChunkCache()
+        self._create_chunks(dim)
+        self._ensure_bookkeeping()
+        self._upsert("state", [carried.row()])
+        return carried
+
+    def _create_chunks(self, dim: int) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        client = self.client
+        chunks = self._name("chunks")
+        with self._errors():
             schema = MilvusClient.create_schema(auto_id=False)
             schema.add_field("key", DataType.INT64, is_primary=True)
             schema.add_field("doc_id", DataType.VARCHAR, max_length=_ID_BYTES)
@@ -484,9 +547,6 @@ class MilvusBackend:
                 index.add_index("vector", index_type="FLAT", metric_type="IP")
             index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
             client.create_collection(chunks, schema=schema, index_params=index, consistency_level="Strong")
-            self._ensure_bookkeeping()
-            if carried is not None:
-                self._upsert("state", [carried.row()])
 
     def _ensure_bookkeeping(self) -> None:
         from pymilvus import DataType, MilvusClient
@@ -519,10 +579,11 @@ class MilvusBackend:
             self.client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
 
 
-def _by_version(born_of: Mapping[str, int]) -> Iterator[str]:
-    """Expressions selecting the rows of these (doc_id, born) pairs, 500 ids each."""
+def _by_version(pairs: Iterable[tuple[str, int]]) -> Iterator[str]:
+    """Expressions selecting the rows of these (doc_id, born) pairs, 500 ids each
+    (one document may come in several versions)."""
     by_born: dict[int, list[str]] = {}
-    for doc_id, born in born_of.items():
+    for doc_id, born in pairs:
         by_born.setdefault(born, []).append(doc_id)
     for born, ids in by_born.items():
         for at in range(0, len(ids), 500):
@@ -597,16 +658,15 @@ class _Write:
 
     def chunk_rows(self, add: Sequence[PreparedDocument]) -> list[dict[str, Any]]:
         """The rows of every added chunk, each checked against Milvus's limits."""
-        kept = [[[t for t in tokens if len(t.encode("utf-8")) <= MAX_TERM_BYTES] for tokens in p.tokens] for p in add]
-        for p, tokens in zip(add, kept, strict=True):
-            _check_sizes(p, tokens)
+        kept = [_kept_tokens(p) for p in add]
+        for tokens in kept:
             self.state.chunks += len(tokens)
             self.state.total_len += sum(len(t) for t in tokens)
         avgdl = self.state.total_len / self.state.chunks if self.state.chunks else 1.0
         rows = []
         for p, doc_tokens in zip(add, kept, strict=True):
             doc = p.document
-            vectors = np.asarray(p.vectors, dtype=np.float32).reshape(len(p.chunks), -1)
+            vectors = np.asarray(p.vectors, dtype=np.float32).reshape(len(p.chunks), -1) if p.chunks else []
             for chunk, vector, tokens in zip(p.chunks, vectors, doc_tokens, strict=True):
                 counts = Counter(tokens)
                 norm = K1 * (1 - B + B * len(tokens) / avgdl)
@@ -655,9 +715,40 @@ def _term_row(term: str, tid: int, a: tuple[int, int], b: tuple[int, int]) -> di
     return {"term": term, "tid": tid, "df_a": a[0], "ver_a": a[1], "df_b": b[0], "ver_b": b[1], "_v": _DUMMY}
 
 
+def _kept_tokens(p: PreparedDocument) -> list[list[str]]:
+    """Each chunk's tokens that the lexical side keeps (none over MAX_TERM_BYTES)."""
+    return [[t for t in tokens if len(t.encode("utf-8")) <= MAX_TERM_BYTES] for tokens in p.tokens]
+
+
+class _Keeper:
+    """Keeps a write's lease: renews it every quarter of its length, from the
+    loops of the write; `check` before the commit."""
+
+    def __init__(self, backend: MilvusBackend, state: _State) -> None:
+        self._backend, self._state, self._renewed = backend, state, time.time()
+
+    def __call__(self) -> None:
+        if time.time() - self._renewed > LEASE_S / 4:
+            self._backend.renew(self._state)
+            self._renewed = time.time()
+
+    def step(self, _done: int) -> None:
+        self()
+
+    def each(self, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for row in rows:
+            self()
+            yield row
+
+    def check(self) -> None:
+        if not self._backend.holds_lease(self._state):
+            raise StorageBusyError(f"{self._backend._where()}: this write lost its lease before its commit")
+
+
 def _check_sizes(p: PreparedDocument, tokens: Sequence[Sequence[str]]) -> None:
     doc = p.document
-    if len(p.tokens) != len(p.chunks) or len(np.asarray(p.vectors).reshape(len(p.chunks), -1)) != len(p.chunks):
+    rows = len(np.asarray(p.vectors).reshape(len(p.chunks), -1)) if p.chunks else 0
+    if len(p.tokens) != len(p.chunks) or rows != len(p.chunks):
         raise InputError(f"document {doc.doc_id}: give one vector and one token list per chunk")
     if len(doc.doc_id.encode("utf-8")) > _ID_BYTES:
         raise InputError(f"document id {doc.doc_id[:40]!r}... is over {_ID_BYTES} bytes, more than Milvus keeps")

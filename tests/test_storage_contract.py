@@ -72,11 +72,11 @@ def _killed_at_commit(backend: MilvusBackend, before: Callable[[], None] = lambd
     after `before` has run; a RuntimeError stands in for the kill."""
     real_upsert = backend._upsert
 
-    def upsert(part: str, rows: list) -> None:
+    def upsert(part: str, rows: list, done=None) -> None:
         if part == "state" and rows and rows[0]["pending"] == 0:
             before()
             raise RuntimeError("writer killed before its commit")
-        real_upsert(part, rows)
+        real_upsert(part, rows, done)
 
     backend._upsert = upsert  # type: ignore[method-assign]
     try:
@@ -458,3 +458,49 @@ def test_a_rebuild_with_another_model_starts_clean(tmp_path: Path, usem, seed_co
     hits = rebuilt.search("rooftop solar", k=1, mode="dense").hits
     assert hits[0].source == "docs/a.md" and "solar" in hits[0].chunk.text
     rebuilt.backend.close()
+
+
+def test_a_write_after_an_undone_one_counts_terms_right(tmp_path: Path, usem) -> None:
+    """Milvus: a write killed at its commit, undone, then a different write at
+    the same version number: the killed write's term counts and new terms are
+    gone, and no two terms share a sparse dimension."""
+    engine = _engine(tmp_path / "index", BackendKind.MILVUS, usem)
+    engine.apply([_doc("a", "甲区建设氢能产业园。", "a.md")])
+    backend = engine.backend
+    assert isinstance(backend, MilvusBackend)
+    with _killed_at_commit(backend), pytest.raises(RuntimeError):
+        engine.apply([_doc("b", "乙区建设氢能基地与光伏电站。", "b.md")])
+    engine.apply([_doc("c", "丙区建设创新药基地。", "c.md")])  # undoes the killed one first
+    vocabulary = engine.view().lexical_vocabulary()
+    assert vocabulary.document_frequency("氢能") == 1
+    assert vocabulary.document_frequency("光伏") == 0 and "光伏" not in vocabulary.vocabulary
+    assert (vocabulary.document_frequency("创新"), vocabulary.document_frequency("基地")) == (1, 1)
+    assert len(set(vocabulary.vocabulary.values())) == len(vocabulary.vocabulary)
+    assert sorted(d.doc_id for d in engine.documents()) == ["a", "c"]
+    backend.close()
+
+
+def test_old_versions_are_deleted_even_after_skipped_clean_ups(tmp_path: Path, usem) -> None:
+    """Milvus: clean-up after two writes failed (it is logged, the writes
+    stand); a later write deletes both old versions of the document."""
+    from policyqa.index.errors import StorageUnavailableError
+
+    engine = _engine(tmp_path / "index", BackendKind.MILVUS, usem)
+    backend = engine.backend
+    assert isinstance(backend, MilvusBackend)
+    engine.apply([_doc("a", "第一版：建设氢能产业园。", "a.md")])
+    real_collect = backend._collect
+
+    def failing(version: int) -> int:
+        raise StorageUnavailableError("clean-up failed")
+
+    backend._collect = failing  # type: ignore[method-assign]
+    engine.apply([_doc("a", "第二版：建设创新药基地。", "a.md")])
+    engine.apply([_doc("a", "第三版：建设光伏电站。", "a.md")])
+    backend._collect = real_collect  # type: ignore[method-assign]
+    engine.apply([_doc("z", "另一份：新建充电桩。", "z.md")])
+    engine.apply([_doc("y", "又一份：新建学校。", "y.md")])
+    rows = backend.client.query(backend._name("chunks"), filter='doc_id == "a"', output_fields=["born"])
+    assert sorted({int(r["born"]) for r in rows}) == [3]  # only the live version's chunks are left
+    assert engine.view().document_text("a") == "第三版：建设光伏电站。"
+    backend.close()
