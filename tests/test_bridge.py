@@ -337,3 +337,28 @@ def test_abbreviations_and_formulas_find_their_chinese_terms(cedict: GlossDictio
     found = [t.term for t in bridge(cedict, *ABBREVIATED).translate(query).terms]
     assert term in found
     assert "哀" not in found  # CC-CEDICT's "ai" (a sigh) is not the abbreviation's sense
+
+
+COMPOUNDS = ["碳达峰", "碳", "高峰", "新能源汽车", "新能源", "车辆", "服务业", "服务", "区块", "进出口"]
+COMPOUNDS += ["标煤", "科技型企业"]
+
+
+@pytest.mark.parametrize(
+    ("query", "term", "not_term"),
+    [
+        ("carbon peaking goals", "碳达峰", "高峰"),
+        ("new energy vehicles", "新能源汽车", "车辆"),
+        ("service-sector value added", "服务业", "区块"),
+        ("total imports and exports", "进出口", None),
+        ("output per tonne of standard coal", "标煤", None),
+        ("tech-based firms", "科技型企业", None),
+    ],
+)
+def test_policy_compounds_find_the_reports_term(
+    cedict: GlossDictionary, query: str, term: str, not_term: str | None
+) -> None:
+    """A compound the reports write as one term, which per-word glosses miss or
+    mistranslate ("sector" is 区块 in CC-CEDICT)."""
+    found = [t.term for t in bridge(cedict, *COMPOUNDS).translate(query).terms]
+    assert term in found
+    assert not_term is None or not_term not in found
