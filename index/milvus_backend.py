@@ -245,13 +245,14 @@ class MilvusBackend:
             finally:
                 iterator.close()
 
-    def _load(self, state: _State) -> MilvusView:
+    def _load(self, state: _State, terms: _Terms | None = None) -> MilvusView:
+        """Version `state.version`; `terms`: its vocabulary rows, when already read."""
         g = state.version
         docs: dict[str, tuple[int, DocRecord]] = {}
         fields = ["doc_id", "born", "record"]
         for row in self._scan("docs", f"born <= {g} and (died == 0 or died > {g})", fields):
             docs[row["doc_id"]] = (int(row["born"]), self._record_of(row))
-        terms = _Terms.load(self._scan("terms", "tid >= 0", list(_Terms.FIELDS)), state)
+        terms = terms or _Terms.load(self._scan("terms", "tid >= 0", list(_Terms.FIELDS)), state)
         return MilvusView(
             self, g, state.manifest, docs, terms.vocabulary(), terms.df_array(state.next_term),
             (state.chunks, state.total_len),
@@ -316,11 +317,12 @@ class MilvusBackend:
             if redo:  # another vector size: new collections, under this write's lease
                 state = self._recreate(int(manifest["dim"]), state)
             keep = _Keeper(self, state)
-            base = self._load(state) if state.version else None
+            # The vocabulary is read once, for the base version and for the write.
+            terms = _Terms.load(keep.each(self._scan("terms", "tid >= 0", list(_Terms.FIELDS))), state)
+            base = self._load(state, terms) if state.version else None
             live = dict(base._docs) if base else {}
             replaced = set(remove) | {p.document.doc_id for p in add}
             drop = {d: live[d][0] for d in (set(live) if self._rebuild else replaced & set(live))}
-            terms = _Terms.load(keep.each(self._scan("terms", "tid >= 0", list(_Terms.FIELDS))), state)
             writer = _Write(state, terms, g)
             for row in keep.each(self._dropped_rows(drop)):
                 writer.forget(row["tokens"], int(row["length"]))
@@ -469,16 +471,18 @@ class MilvusBackend:
                     self.client.flush(self._name(part))
 
     def _insert(self, part: str, rows: list[dict[str, Any]], done: Callable[[int], Any] | None = None) -> None:
-        with self._errors():
-            for at in range(0, len(rows), _INSERT_BATCH):
-                self.client.insert(self._name(part), rows[at : at + _INSERT_BATCH])
-                if done:
-                    done(min(at + _INSERT_BATCH, len(rows)))
+        self._write_rows(self.client.insert, part, rows, done)
 
     def _upsert(self, part: str, rows: list[dict[str, Any]], done: Callable[[int], Any] | None = None) -> None:
+        self._write_rows(self.client.upsert, part, rows, done)
+
+    def _write_rows(
+        self, write: Callable[..., Any], part: str, rows: list[dict[str, Any]], done: Callable[[int], Any] | None
+    ) -> None:
+        """`write` (insert or upsert) in batches; `done(rows so far)` after each."""
         with self._errors():
             for at in range(0, len(rows), _INSERT_BATCH):
-                self.client.upsert(self._name(part), rows[at : at + _INSERT_BATCH])
+                write(self._name(part), rows[at : at + _INSERT_BATCH])
                 if done:
                     done(min(at + _INSERT_BATCH, len(rows)))
 
