@@ -41,6 +41,7 @@ from .chunking import sentence_spans
 from .engine import Engine, SearchResult
 from .errors import DocumentNotFoundError
 from .hybrid import SearchMode, cjk_share
+from .pinyin import char_readings
 from .reader import TransformersReader
 from .short_answer import (
     SPAN_FEATURES,
@@ -856,12 +857,9 @@ def _romanized_prefix(word: str, key: str) -> str:
     """The first characters of `word` whose tone-less pinyin is `key` ("成都市",
     "chengdu" → "成都"), or '' when none are: then `key` is a translation
     (June → 六月), not the romanized name."""
-    from pypinyin import Style, pinyin  # imported here: only English questions need it
-
     readings = [""]
     for i, ch in enumerate(word):
-        options = pinyin(ch, style=Style.NORMAL, heteronym=True, errors="ignore")
-        syllables = options[0] if options else []
+        syllables = char_readings(ch)
         readings = [r + s for r in readings for s in syllables if key.startswith(r + s)][:8]
         if not readings:
             return ""

@@ -362,3 +362,59 @@ def test_policy_compounds_find_the_reports_term(
     found = [t.term for t in bridge(cedict, *COMPOUNDS).translate(query).terms]
     assert term in found
     assert not_term is None or not_term not in found
+
+
+# ---- the first English question of a process --------------------------------------
+
+
+def test_character_readings_are_pypinyins_for_one_character() -> None:
+    from pypinyin import Style, pinyin
+
+    from policyqa.index.pinyin import char_readings, character_readings
+
+    chars = [chr(int(cp)) for cp in sorted(character_readings(), key=int)[::97]] + list("重庆绿女璧山广阳湾行长乐")
+    for c in chars:
+        expected = [r for r in pinyin(c, style=Style.NORMAL, heteronym=True, errors="ignore")[0] if r.isalpha()]
+        assert char_readings(c) == expected, c
+    assert char_readings("绿")[0] == "lv" and char_readings("A") == []
+
+
+def test_an_english_search_in_a_fresh_process_does_not_import_pypinyin(seed_index: Path) -> None:
+    """pypinyin's import loads its phrase dictionary (about 220 ms); the bridge
+    and the answerer read its character table as data instead."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from policyqa.index.engine import Engine; from policyqa.index.answer import ExtractiveAnswerer;"
+        f"e = Engine.open({str(seed_index)!r}); r = e.search({Q_KONGHUI!r}, k=5);"
+        f"a = ExtractiveAnswerer(e).answer('Which park targets a 35% digital-economy share?');"
+        "assert r.bridge is not None and any(t.source.value == 'pinyin' for t in r.bridge.terms);"
+        "import pathlib; print('pypinyin' in sys.modules, pathlib.Path(r.hits[0].source).stem)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    imported, top = done.stdout.split()
+    assert imported == "False"
+    assert top == GOLD_KONGHUI
+
+
+def test_first_query_command_times_fresh_processes(seed_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from policyqa.eval.first_query import main
+
+    assert main(["--index", str(seed_index), "--runs", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    median = report["median"]
+    assert report["runs"] == 1
+    for task in ("search", "ask"):
+        assert median[f"chinese_{task}_ms"] > 0 and median[f"first_english_{task}_ms"] > 0
+        extra = median[f"first_english_{task}_ms"] - median[f"chinese_{task}_ms"]
+        assert median[f"extra_first_english_{task}_ms"] == pytest.approx(extra, abs=0.2)
+
+
+def test_first_query_command_refuses_a_missing_index(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from policyqa.eval.first_query import main
+
+    assert main(["--index", str(tmp_path / "none")]) == 2
+    assert "no index at" in capsys.readouterr().err
