@@ -18,6 +18,9 @@ from .runner import EvalReport, SearchFn, evaluate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED_QUESTIONS = Path(__file__).resolve().parent / "questions" / "seed.jsonl"
+ENGLISH_QUESTIONS = Path(__file__).resolve().parent / "questions" / "english.jsonl"
+# Every English question over the seed reports: seed.jsonl's English rows and english.jsonl.
+ENGLISH_ALL = "english-all"
 SEED_CORPUS = REPO_ROOT / "seeds"
 
 Progress = Callable[[str, int, int], None]
@@ -44,9 +47,12 @@ def load_dataset(
 
         return questions, build
 
-    path = SEED_QUESTIONS if name == "seed" else Path(name)
     folder = corpus or SEED_CORPUS
-    questions = load_questions(path)
+    if name == ENGLISH_ALL:
+        seed_english = [q for q in load_questions(SEED_QUESTIONS) if q.language == "en"]
+        questions = seed_english + load_questions(ENGLISH_QUESTIONS)
+    else:
+        questions = load_questions(SEED_QUESTIONS if name == "seed" else Path(name))
 
     def ingest(engine: Engine, progress: Progress | None) -> None:
         engine.ingest([folder], progress=progress)

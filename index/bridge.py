@@ -30,7 +30,7 @@ import itertools
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -47,6 +47,8 @@ MAX_SPAN_WORDS = 5
 MAX_NAME_WORDS = 3
 # A romanized name of fewer letters is too likely to be something else.
 MIN_NAME_LETTERS = 4
+# The weight of each part of a compound the index splits.
+PART_WEIGHT = 1.0
 
 
 class Vocabulary(Protocol):
@@ -101,16 +103,39 @@ class Translation:
         return {"coverage": round(self.coverage, 4), "terms": [t.to_dict() for t in self.terms]}
 
 
+class BridgeComponent(enum.StrEnum):
+    """The parts of the bridge that can be switched off one at a time (to
+    measure what each contributes: `policyqa eval --bridge-without ...`)."""
+
+    PHRASES = "phrases"  # a span of several words glossed whole ("fixed asset investment")
+    COMPOUNDS = "compounds"  # neighbours joined into one index term, and compounds the index splits
+    SENSES = "senses"  # a word's glosses weighted by how much the corpus uses each
+    ABBREVIATIONS = "abbreviations"  # the curated table (GDP, PM2.5, carbon peaking ...)
+    NUMERALS = "numerals"  # English figures, and figures written the other way (三成 / 30%)
+    NAMES = "names"  # romanized names through the pinyin of the index's terms
+
+    @classmethod
+    def parse_list(cls, text: str) -> frozenset[BridgeComponent]:
+        """"phrases,senses" → those components; raises InputError naming the choices."""
+        names = [n.strip().lower() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in cls._value2member_map_]
+        if unknown:
+            raise InputError(f"unknown bridge component {unknown[0]!r}: use any of {', '.join(c.value for c in cls)}")
+        return frozenset(cls(n) for n in names)
+
+
 @dataclass(frozen=True)
 class BridgeConfig:
     """How a span's weight is shared by its candidates (defaults: seed dev set).
 
     A candidate's share is proportional to its gloss prior × (1 + document
     frequency) ** `df_exponent`, so the sense the corpus uses outweighs rare
-    ones; candidates under `min_share` × the best one's are dropped."""
+    ones; candidates under `min_share` × the best one's are dropped. `without`:
+    components switched off (all on by default)."""
 
     df_exponent: float = 0.5
     min_share: float = 0.1
+    without: frozenset[BridgeComponent] = frozenset()
 
     def __post_init__(self) -> None:
         if not (self.df_exponent >= 0 and 0 <= self.min_share <= 1):
@@ -118,6 +143,9 @@ class BridgeConfig:
                 f"bridge config df_exponent={self.df_exponent}, min_share={self.min_share}: "
                 "use df_exponent >= 0 and 0 <= min_share <= 1"
             )
+
+    def uses(self, component: BridgeComponent) -> bool:
+        return component not in self.without
 
 
 # ---- English words --------------------------------------------------------
@@ -161,7 +189,7 @@ def lemma_variants(word: str) -> list[str]:
 NUMBER = re.compile(
     r"(?<![\w.])(?P<num>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?"
     r"(?:\s*(?P<pct>%|percent\b|per\s+cent\b|pct\b)"
-    r"|\s*(?P<mag>billion|bn|million|mn|thousand)\b"
+    r"|[\s\-]*(?P<mag>billion|bn|million|mn|thousand)\b"
     r"|(?P<ord>st|nd|rd|th)\b)?"
     r"(?![A-Za-z])",  # "5G" is a word, as the tokenizer has it
     re.IGNORECASE,
@@ -172,7 +200,9 @@ _MAGNITUDE = {"billion": 10**9, "bn": 10**9, "million": 10**6, "mn": 10**6, "tho
 def number_forms(match: re.Match[str]) -> list[str]:
     """The index tokens that a figure matched by `NUMBER` may appear as in a
     Chinese report: 35 percent → 35%; 1,800 → 1800; 22nd → 22; 300 thousand →
-    300000 or 30 (30万); 20.82 billion → 20820000000, 2082000 (万) or 208.2 (亿)."""
+    300000 or 30 (30万); 20.82 billion → 20820000000, 2082000 (万) or 208.2 (亿);
+    a round amount also in words, as in 千亿级 or 百万吨 (100 billion → 千亿,
+    1 million → 百万)."""
     number = match.group("num").replace(",", "") + (match.group("frac") or "")
     if match.group("pct"):
         return [number + "%"]
@@ -180,8 +210,21 @@ def number_forms(match: re.Match[str]) -> list[str]:
     if not mag:
         return [number]
     value = float(number) * _MAGNITUDE[mag.lower()]
-    forms = (f"{v:.6f}".rstrip("0").rstrip(".") for v in (value, value / 10**4, value / 10**8) if v >= 1)
+    forms = [f"{v:.6f}".rstrip("0").rstrip(".") for v in (value, value / 10**4, value / 10**8) if v >= 1]
+    for unit, size in (("亿", 10**8), ("万", 10**4)):
+        words = _round_in_words(value / size)
+        if words:
+            forms += [words + unit]
     return list(dict.fromkeys(forms))
+
+
+_POWERS = {10: "十", 100: "百", 1000: "千", 10_000: "万"}
+
+
+def _round_in_words(amount: float) -> str:
+    """十, 百, 千 or 万 for an amount of exactly that many ('' otherwise): the
+    round figures reports write in words (千亿, 百万)."""
+    return _POWERS.get(int(amount), "") if amount == int(amount) else ""
 
 
 # ---- the bridge -----------------------------------------------------------
@@ -209,6 +252,9 @@ class _Span:
     source: BridgeSource
     terms: dict[str, float] = field(default_factory=dict)  # index term -> prior
     strings: set[str] = field(default_factory=set)  # Chinese to join with a neighbour (maybe not index terms)
+    # The terms are the parts of one compound the index splits (新能源汽车 →
+    # 新能源 + 汽车): all of them are meant, not one of them.
+    parts: bool = False
 
 
 class Bridge:
@@ -216,7 +262,9 @@ class Bridge:
 
     `glosses` is shared between versions; the pinyin index of the vocabulary
     is built on the first query that needs it (0.3 s of CPU on the seed index,
-    3 s for 350,000 terms). Thread-safe."""
+    3 s for 350,000 terms). `segment`: the index's tokenizer, which splits a
+    gloss the index does not hold as one term into the terms it does (the
+    reports' 新能源汽车 is indexed as 新能源 + 汽车). Thread-safe."""
 
     def __init__(
         self,
@@ -224,11 +272,13 @@ class Bridge:
         glosses: GlossDictionary,
         config: BridgeConfig | None = None,
         stopwords: frozenset[str] | None = None,
+        segment: Callable[[str], list[str]] | None = None,
     ) -> None:
         self._vocab = vocabulary
         self._glosses = glosses
         self.config = config or BridgeConfig()
         self._stopwords = english_stopwords() if stopwords is None else stopwords
+        self._segment = segment
         self._pinyin: PinyinIndex | None = None
         self._lock = threading.Lock()
 
@@ -254,10 +304,11 @@ class Bridge:
         lead = re.search(r"\w", text)  # a capital there is the sentence's, not a name's
         # A Chinese question writes GDP or 5G as the reports do: the curated
         # abbreviations serve English questions only, and Chinese ones stay untouched.
-        curated = cjk_share(text) < 0.5
+        curated = cjk_share(text) < 0.5 and self.config.uses(BridgeComponent.ABBREVIATIONS)
         for segment in _segments(text, [range(m.start(), m.end()) for m in numbers]):
             words = [self._word(raw, lead is not None and at == lead.start()) for at, raw in segment]
-            spans = self._join(self._spans(words, curated))
+            spans = self._spans(words, curated)
+            spans = self._join(spans) if self.config.uses(BridgeComponent.COMPOUNDS) else spans
             content = {i for i, w in enumerate(words) if not w.stop}
             reached = {i for s in spans if s.terms for i in range(s.first, s.last + 1)}
             reached |= {i for i in content if words[i].lower in self._vocab.vocabulary}
@@ -276,7 +327,7 @@ class Bridge:
         vocab = self._vocab.vocabulary
         forms = [f for f in number_forms(m) if f in vocab]
         reached = bool(forms) or m.group("num").replace(",", "") + (m.group("frac") or "") in vocab
-        added = [f for f in forms if f != m.group().lower()]
+        added = [f for f in forms if f != m.group().lower()] if self.config.uses(BridgeComponent.NUMERALS) else []
         return reached, [BridgeTerm(f, 1 / len(added), BridgeSource.NUMBER, m.group()) for f in added]
 
     def _word(self, raw: str, first: bool) -> _Word:
@@ -321,7 +372,11 @@ class Bridge:
         gloss = self._gloss(span, first, last, query, curated)
         if gloss is not None and gloss.terms and all(self._glosses.is_english(w.lower) for w in span):
             return gloss
-        if len(span) <= MAX_NAME_WORDS and all(w.name_part for w in span):
+        if (
+            len(span) <= MAX_NAME_WORDS
+            and all(w.name_part for w in span)
+            and self.config.uses(BridgeComponent.NAMES)
+        ):
             named = self._name(first, last, query, "".join(w.lower for w in span))
             if named is not None:
                 return named
@@ -333,17 +388,36 @@ class Bridge:
         vocab = self._vocab.vocabulary
         fallback = None
         for key in _span_keys([w.lower for w in span]):
-            if not curated and self._glosses.is_curated(key):
+            is_curated = self._glosses.is_curated(key)
+            if (not curated and is_curated) or (
+                first != last and not is_curated and not self.config.uses(BridgeComponent.PHRASES)
+            ):
                 continue
             candidates = self._glosses.lookup(key)
             terms = {c.word: c.prior for c in candidates if c.word in vocab}
             if terms:
                 return _Span(first, last, query, BridgeSource.GLOSS, terms, {c.word for c in candidates})
+            parts = self._parts([c.word for c in candidates])
+            if parts:
+                return _Span(first, last, query, BridgeSource.GLOSS, dict.fromkeys(parts, 1.0), set(), parts=True)
             # A phrase counts only when it reaches the index; a word also for
             # its strings, which may join a neighbour's into an index term.
             if candidates and first == last and fallback is None:
                 fallback = _Span(first, last, query, BridgeSource.GLOSS, {}, {c.word for c in candidates})
         return fallback
+
+    def _parts(self, words: list[str]) -> list[str]:
+        """The index terms of the first gloss (best first) that the index's
+        tokenizer splits into two or more terms it holds; [] if none does."""
+        if self._segment is None or not self.config.uses(BridgeComponent.COMPOUNDS):
+            return []
+        vocab = self._vocab.vocabulary
+        for word in words:
+            if len(word) >= 3:
+                parts = list(dict.fromkeys(self._segment(word)))
+                if len(parts) >= 2 and all(p in vocab for p in parts):
+                    return parts
+        return []
 
     def _name(self, first: int, last: int, query: str, key: str) -> _Span | None:
         """A romanized name: index terms read `key`, or else the longer terms
@@ -383,7 +457,9 @@ class Bridge:
         """The span's weight of 1 shared over its terms (see BridgeConfig)."""
         if not span.terms:
             return {}
-        e = self.config.df_exponent
+        if span.parts:
+            return dict.fromkeys(span.terms, PART_WEIGHT)
+        e = self.config.df_exponent if self.config.uses(BridgeComponent.SENSES) else 0.0
         score = {t: p * (1 + self._vocab.document_frequency(t)) ** e for t, p in span.terms.items()}
         floor = self.config.min_share * max(score.values())
         kept = {t: s for t, s in score.items() if s >= floor}

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .backend import Backend, Filters, PreparedDocument, ReadView
-from .bridge import Bridge, BridgeConfig, Translation
+from .bridge import Bridge, BridgeComponent, BridgeConfig, Translation
 from .chunking import ChunkingConfig, chunk_document
 from .chunkstore import DocRecord
 from .dense import DenseConfig
@@ -397,7 +397,8 @@ class Engine:
         t = time.perf_counter()
         tokens = self.tokenizer.tokenize(query)
         # Figures written the other way (百分之三点三 / 3.3%): their tokens join the lexical query.
-        figures = figure_alternatives(query) if mode is not SearchMode.DENSE else []
+        numerals = self.config.bridge_config.uses(BridgeComponent.NUMERALS)
+        figures = figure_alternatives(query) if mode is not SearchMode.DENSE and numerals else []
         figures = self.tokenizer.tokenize(" ".join(figures)) if figures else []
         terms = _weighted_terms(tokens, translation, figures) if translation or figures else None
         empty = (np.empty(0, dtype=np.int64), np.empty(0))
@@ -453,7 +454,9 @@ class Engine:
         """The bridge over this version's vocabulary, kept until the version changes."""
         bridge = self._bridge
         if bridge is None or self._bridge_version != view.version:
-            bridge = Bridge(view.lexical_vocabulary(), self.glosses, self.config.bridge_config)
+            bridge = Bridge(
+                view.lexical_vocabulary(), self.glosses, self.config.bridge_config, segment=self.tokenizer.tokenize
+            )
             self._bridge, self._bridge_version = bridge, view.version
         return bridge
 

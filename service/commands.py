@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from policyqa.index.bridge import BridgeComponent, BridgeConfig
 from policyqa.index.engine import Engine, EngineConfig
 from policyqa.index.errors import IndexNotFoundError, PolicyQAError
 from policyqa.index.hybrid import FusionConfig, FusionMethod
@@ -28,7 +29,9 @@ from .settings import Settings
 
 @app.command("eval")
 def eval_command(
-    dataset: Annotated[str, typer.Option("--dataset", help="seed | cmrc2018 | path to a questions .jsonl")] = "seed",
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="seed | english-all | cmrc2018 | path to a questions .jsonl")
+    ] = "seed",
     corpus: Annotated[
         Path | None, typer.Option("--corpus", help="corpus folder (seed/jsonl) or CMRC json file")
     ] = None,
@@ -46,12 +49,20 @@ def eval_command(
     backend: BackendOpt = None,
     milvus_uri: MilvusUriOpt = None,
     bridge: Annotated[str | None, typer.Option("--bridge", help="on | off: English→Chinese query bridge")] = None,
+    bridge_without: Annotated[
+        str | None,
+        typer.Option(
+            "--bridge-without",
+            help="bridge components to switch off, comma-separated: "
+            "phrases,compounds,senses,abbreviations,numerals,names",
+        ),
+    ] = None,
     cut: Annotated[str | None, typer.Option("--cut", help="accurate | search: jieba cut mode of the index")] = None,
     task: Annotated[str, typer.Option("--task", help="retrieval | answer")] = "retrieval",
 ) -> None:
     """Retrieval: Recall@1/5/10, MRR@10 and nDCG@10 per language and mode.
     Answer: answer hit, abstention, short-answer EM/F1 and latency of `/ask`."""
-    from policyqa.eval.suite import load_dataset, model_slug, run_suite
+    from policyqa.eval.suite import ENGLISH_ALL, load_dataset, model_slug, run_suite
 
     if task not in ("retrieval", "answer"):
         raise PolicyQAError(f"unknown --task {task!r}: use retrieval or answer")
@@ -62,10 +73,11 @@ def eval_command(
         questions, build = load_dataset(dataset, corpus)
     except (OSError, ValueError) as exc:
         raise PolicyQAError(str(exc).splitlines()[0]) from exc
-    name = "cmrc2018" if dataset == "cmrc2018" else ("seed" if dataset == "seed" else Path(dataset).stem)
+    name = dataset if dataset in ("cmrc2018", "seed", ENGLISH_ALL) else Path(dataset).stem
     if bridge not in (None, "on", "off"):
         raise PolicyQAError(f"unknown --bridge {bridge!r}: use on or off")
-    config = EngineConfig() if bridge is None else EngineConfig(bridge=bridge == "on")
+    without = BridgeComponent.parse_list(bridge_without or "")
+    config = EngineConfig(bridge=bridge != "off", bridge_config=BridgeConfig(without=without))
     tokenizer = ChineseTokenizer() if cut is None else ChineseTokenizer(cut=CutMode.parse(cut))
     # Each cut mode keeps its own cached index; the default's keeps its old name.
     cut_suffix = "" if tokenizer.cut is ChineseTokenizer().cut else f"-{tokenizer.cut.value}"
@@ -120,7 +132,9 @@ def eval_command(
     table = report.to_markdown()
     typer.echo(
         f"dataset {name}, {len(questions)} questions, model {engine.embedder.model_id}, level {level}, split {split}, "
-        f"bridge {'on' if config.bridge else 'off'}, cut {tokenizer.cut.value}"
+        f"bridge {'on' if config.bridge else 'off'}"
+        + (f" without {','.join(sorted(without))}" if without else "")
+        + f", cut {tokenizer.cut.value}"
     )
     typer.echo(table)
     if json_out:

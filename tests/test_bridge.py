@@ -418,3 +418,78 @@ def test_first_query_command_refuses_a_missing_index(tmp_path: Path, capsys: pyt
 
     assert main(["--index", str(tmp_path / "none")]) == 2
     assert "no index at" in capsys.readouterr().err
+
+
+# ---- compounds the index splits, and each component switched off ------------------
+
+
+def segmenting_bridge(cedict: GlossDictionary, *terms: str, without: str = "") -> Bridge:
+    from policyqa.index.bridge import BridgeComponent
+    from policyqa.index.tokenize import ChineseTokenizer
+
+    config = BridgeConfig(without=BridgeComponent.parse_list(without))
+    vocabulary = LexicalIndex.build([[t] for t in terms])
+    return Bridge(vocabulary, cedict, config, segment=ChineseTokenizer().tokenize)
+
+
+def test_a_compound_the_index_splits_brings_all_its_parts(cedict: GlossDictionary) -> None:
+    # The curated 新能源汽车 is indexed as 新能源 + 汽车: both parts are meant, each
+    # at a Chinese query token's weight, as the question 新能源汽车 would have them.
+    b = segmenting_bridge(cedict, "新能源", "汽车", "车辆")
+    assert [(t.term, t.weight, t.query) for t in b.translate("new energy vehicles").terms] == [
+        ("新能源", 1.0, "new energy vehicles"),
+        ("汽车", 1.0, "new energy vehicles"),
+    ]
+    # A gloss the index holds whole is taken whole, never split.
+    whole = segmenting_bridge(cedict, "新能源汽车", "新能源", "汽车")
+    assert [t.term for t in whole.translate("new energy vehicles").terms] == ["新能源汽车"]
+    # Without a tokenizer (or with compounds off) the words go one by one.
+    plain = bridge(cedict, "新能源", "汽车", "车辆").translate("new energy vehicles")
+    assert "汽车" not in {t.term for t in plain.terms}
+
+
+@pytest.mark.parametrize(
+    ("component", "query", "terms", "term"),
+    [
+        ("phrases", "gross domestic product", ("国内生产总值", "国内", "产品"), "国内生产总值"),
+        ("compounds", "Chongqing Software Park", ("软件", "园区", "软件园"), "软件园"),
+        ("compounds", "new energy vehicles", ("新能源", "汽车"), "汽车"),
+        ("abbreviations", "GDP growth", ("地区生产总值", "增长"), "地区生产总值"),
+        ("numerals", "a 100-billion-yuan cluster", ("千亿", "集群"), "千亿"),
+        ("numerals", "35 percent", ("35%",), "35%"),
+        ("names", "Konghui Auto", ("孔辉", "汽车"), "孔辉"),
+    ],
+)
+def test_each_component_can_be_switched_off(
+    cedict: GlossDictionary, component: str, query: str, terms: tuple[str, ...], term: str
+) -> None:
+    on = {t.term for t in segmenting_bridge(cedict, *terms).translate(query).terms}
+    off = {t.term for t in segmenting_bridge(cedict, *terms, without=component).translate(query).terms}
+    assert term in on and term not in off, (on, off)
+
+
+def test_senses_off_shares_a_word_by_gloss_prior_alone() -> None:
+    glosses = GlossDictionary(
+        [("园区", "yuan2 qu1", ["park"]), ("公园", "gong1 yuan2", ["park (for public recreation)"])]
+    )
+    from policyqa.index.bridge import BridgeComponent
+
+    vocabulary = LexicalIndex.build([["园区"], ["园区"], ["园区", "公园"]])
+    off = Bridge(vocabulary, glosses, BridgeConfig(without=frozenset({BridgeComponent.SENSES})))
+    assert {t.term: t.weight for t in off.translate("park").terms} == pytest.approx({"园区": 0.5, "公园": 0.5})
+
+
+def test_bridge_components_parse_and_refuse_unknown_names() -> None:
+    from policyqa.index.bridge import BridgeComponent
+
+    assert BridgeComponent.parse_list(" Phrases, senses ,") == {BridgeComponent.PHRASES, BridgeComponent.SENSES}
+    assert BridgeComponent.parse_list("") == frozenset()
+    with pytest.raises(InputError, match="unknown bridge component 'glosses'.*phrases"):
+        BridgeComponent.parse_list("phrases,glosses")
+
+
+def test_round_amounts_in_words(cedict: GlossDictionary) -> None:
+    b = bridge(cedict, "千亿", "百万", "1000", "100")
+    assert {t.term for t in b.translate("100 billion").terms} == {"千亿", "1000"}
+    assert {t.term for t in b.translate("1 million tons").terms} >= {"百万", "100"}
+    assert "千亿" not in {t.term for t in b.translate("120 billion").terms}

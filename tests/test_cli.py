@@ -213,3 +213,20 @@ def test_unset_or_blank_api_keys_still_mean_an_open_server() -> None:
 
     assert Settings(api_keys="").api_keys == [] and Settings().api_keys == []
     assert [k.get_secret_value() for k in Settings(api_keys="a, b").api_keys] == ["a", "b"]
+
+
+def test_eval_refuses_an_unknown_bridge_component(tmp_path: Path) -> None:
+    proc = run("eval", "--bridge-without", "phrases,glosses", "--cache-dir", str(tmp_path / "e"), cwd=tmp_path)
+    assert_one_line_error(proc, "unknown bridge component 'glosses'", "numerals")
+    assert not (tmp_path / "e").exists()  # refused before anything was built
+
+
+def test_english_all_gathers_every_english_question_over_the_seeds() -> None:
+    from policyqa.eval.datasets import load_questions
+    from policyqa.eval.suite import ENGLISH_ALL, ENGLISH_QUESTIONS, SEED_QUESTIONS, load_dataset
+
+    questions, _ = load_dataset(ENGLISH_ALL)
+    seed_english = [q for q in load_questions(SEED_QUESTIONS) if q.language == "en"]
+    assert len(questions) == len(seed_english) + len(load_questions(ENGLISH_QUESTIONS)) >= 60
+    assert {q.language for q in questions} == {"en"} and len({q.qid for q in questions}) == len(questions)
+    assert sum(q.split == "heldout" for q in questions) >= 20
