@@ -18,6 +18,7 @@ import numpy as np
 
 from .backend import Backend, Filters, PreparedDocument, ReadView
 from .bridge import Bridge, BridgeComponent, BridgeConfig, Translation
+from .char_bigrams import bigram_scores, chinese_factor, query_bigrams
 from .chunking import ChunkingConfig, chunk_document
 from .chunkstore import DocRecord
 from .dense import DenseConfig
@@ -25,7 +26,7 @@ from .embedders import Embedder, make_embedder
 from .errors import IngestError, InputError
 from .figures import alternatives as figure_alternatives
 from .glossary import GlossDictionary
-from .hybrid import FusionConfig, FusionMethod, Ranking, SearchMode, fuse, lexical_trust
+from .hybrid import FusionConfig, FusionMethod, Ranking, SearchMode, cjk_share, fuse, lexical_trust
 from .ingest import UPLOAD_SCHEME, iter_files_with_roots, read_document, source_key
 from .manifest import check_chunking, check_model, index_manifest
 from .milvus_backend import MilvusBackend
@@ -100,6 +101,9 @@ class Candidates:
     lexical_all: Ranking | None = None
     dense_all: Ranking | None = None
     lexical_factor: float = 1.0
+    # Character-bigram BM25 over the union (Chinese questions in hybrid mode).
+    chars_all: Ranking | None = None
+    char_factor: float = 0.0
 
 
 def best_first(keys: np.ndarray, scores: np.ndarray) -> Ranking:
@@ -358,7 +362,9 @@ class Engine:
                 lexical, dense = c.lexical, c.dense
             else:
                 lexical, dense = c.lexical_all, c.dense_all
-            ranked = fuse(lexical, dense, fusion, lexical_factor=c.lexical_factor)[:k]
+            ranked = fuse(
+                lexical, dense, fusion, lexical_factor=c.lexical_factor, chars=c.chars_all, char_factor=c.char_factor
+            )[:k]
         else:
             rows, scores = c.lexical if mode is SearchMode.LEXICAL else c.dense
             ranked = list(zip(rows.tolist(), np.asarray(scores, dtype=np.float64).tolist(), strict=True))[:k]
@@ -433,6 +439,13 @@ class Engine:
             c.lexical_all, c.dense_all = best_first(keys, lex_all), best_first(keys, den_all)
             c.lexical_factor = lexical_trust(query, translation.coverage if translation else None)
             timings["union_ms"] = (time.perf_counter() - t) * 1000
+            bigrams = query_bigrams(query)
+            if bigrams:
+                t = time.perf_counter()
+                texts = [chunk.text for chunk, _ in view.resolve(keys.tolist())]
+                c.chars_all = best_first(keys, bigram_scores(bigrams, texts))
+                c.char_factor = chinese_factor(cjk_share(query))
+                timings["chars_ms"] = (time.perf_counter() - t) * 1000
         return c
 
     @staticmethod
@@ -467,11 +480,15 @@ class Engine:
         # Scores of each side for every hit, also where that side did not rank
         # it: a user asking "why is this here?" sees both numbers.
         den_scores: np.ndarray | None
+        char_scores: list[float | None] = [None] * len(keys)
         if c.lexical_all is not None and c.dense_all is not None:
             lex_of = dict(zip(c.lexical_all[0].tolist(), c.lexical_all[1].tolist(), strict=True))
             den_of = dict(zip(c.dense_all[0].tolist(), c.dense_all[1].tolist(), strict=True))
             lex_scores = np.asarray([lex_of[k] for k in keys.tolist()])
             den_scores = np.asarray([den_of[k] for k in keys.tolist()])
+            if c.chars_all is not None:
+                char_of = dict(zip(c.chars_all[0].tolist(), c.chars_all[1].tolist(), strict=True))
+                char_scores = [char_of[k] for k in keys.tolist()]
         else:
             lex_scores = self._lexical_scores(view, c, keys)
             den_scores = view.dense_scores(c.vector, keys) if c.vector is not None else None
@@ -487,6 +504,7 @@ class Engine:
                     dense_rank=den_rank.get(key),
                     lexical_score=float(lex_scores[i]),
                     lexical_rank=lex_rank.get(key),
+                    char_score=char_scores[i],
                     metadata=dict(doc.metadata),
                 )
             )

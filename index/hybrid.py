@@ -56,6 +56,9 @@ class FusionConfig:
     # dense), the dense side rescues paraphrases and English.
     dense_weight: float = 0.3
     lexical_weight: float = 0.7
+    # The character-bigram signal (index/char_bigrams.py) for Chinese questions,
+    # added on top of the two; chosen on dev questions (see README, "Character bigrams").
+    char_weight: float = 0.3
     # How many candidates each side contributes before fusion, per requested hit.
     depth_factor: int = 5
     min_depth: int = 50
@@ -63,6 +66,8 @@ class FusionConfig:
     def __post_init__(self) -> None:
         if self.dense_weight < 0 or self.lexical_weight < 0 or self.dense_weight + self.lexical_weight == 0:
             raise InputError("fusion weights must be non-negative and not both zero")
+        if not self.char_weight >= 0:
+            raise InputError(f"char_weight={self.char_weight}: use a non-negative weight (0 switches it off)")
         if self.normalization not in NORMALIZERS:
             raise InputError(f"unknown normalization {self.normalization!r}: use one of {', '.join(NORMALIZERS)}")
         if self.rrf_k < 1:
@@ -161,12 +166,23 @@ def lexical_trust(query: str, bridge_coverage: float | None = None) -> float:
 
 
 def fuse(
-    lexical: Ranking, dense: Ranking, config: FusionConfig, lexical_factor: float = 1.0
+    lexical: Ranking,
+    dense: Ranking,
+    config: FusionConfig,
+    lexical_factor: float = 1.0,
+    chars: Ranking | None = None,
+    char_factor: float = 1.0,
 ) -> list[tuple[int, float]]:
-    """Fused (row, score) pairs, best first; ties broken by lower row for stable output."""
-    weights = [config.lexical_weight * lexical_factor, config.dense_weight]
+    """Fused (row, score) pairs, best first; ties broken by lower row for stable output.
+
+    `chars`: the character-bigram ranking of the candidates (Chinese questions),
+    a third list at `config.char_weight` × `char_factor`."""
+    rankings, weights = [lexical, dense], [config.lexical_weight * lexical_factor, config.dense_weight]
+    if chars is not None and config.char_weight * char_factor > 0:
+        rankings.append(chars)
+        weights.append(config.char_weight * char_factor)
     if config.method is FusionMethod.RRF:
-        fused = reciprocal_rank_fusion([lexical, dense], weights, k=config.rrf_k)
+        fused = reciprocal_rank_fusion(rankings, weights, k=config.rrf_k)
     else:
-        fused = weighted_sum([lexical, dense], weights, config.normalization)
+        fused = weighted_sum(rankings, weights, config.normalization)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))

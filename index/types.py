@@ -69,6 +69,8 @@ class Hit:
     dense_rank: int | None = None
     lexical_score: float | None = None
     lexical_rank: int | None = None
+    # Character-bigram BM25 among the candidates (hybrid mode, Chinese questions).
+    char_score: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     explain: dict[str, Any] = field(default_factory=dict)
 
@@ -88,6 +90,7 @@ class Hit:
             "dense_rank": self.dense_rank,
             "lexical_score": self.lexical_score,
             "lexical_rank": self.lexical_rank,
+            "char_score": self.char_score,
             "metadata": self.metadata,
             **({"explain": self.explain} if self.explain else {}),
         }

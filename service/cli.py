@@ -171,7 +171,8 @@ def _render(result: SearchResult) -> str:
         dense = f"{hit.dense_score:.3f}#{hit.dense_rank or '-'}" if hit.dense_score is not None else "-"
         lexical = f"{hit.lexical_score:.2f}#{hit.lexical_rank or '-'}" if hit.lexical_score is not None else "-"
         lines.append(f"{i:>2}. {hit.title}  [{hit.source} {c.start}-{c.end}]")
-        lines.append(f"    score {hit.score:.4f}  dense {dense}  lexical {lexical}")
+        chars = f"  chars {hit.char_score:.2f}" if hit.char_score is not None else ""
+        lines.append(f"    score {hit.score:.4f}  dense {dense}  lexical {lexical}{chars}")
         if hit.explain.get("bridge"):
             lines.append("    bridge matched: " + " ".join(t["term"] for t in hit.explain["bridge"]))
         lines.append(f"    {snippet}")

@@ -85,6 +85,9 @@ class HitOut(BaseModel):
     dense_rank: int | None
     lexical_score: float | None
     lexical_rank: int | None
+    char_score: float | None = Field(
+        default=None, description="character-bigram BM25 among the candidates (hybrid mode, Chinese questions)"
+    )
     metadata: dict[str, Any]
     explain: dict[str, Any] | None = Field(default=None, description="e.g. the bridged terms the passage holds")
     highlights: list[Span] = Field(default_factory=list)

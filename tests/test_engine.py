@@ -138,7 +138,8 @@ def test_an_index_cut_in_another_mode_asks_for_a_rebuild(tmp_path: Path, usem) -
 def test_hybrid_fuses_both_real_scores_of_every_candidate(seed_engine: Engine) -> None:
     """A candidate that only one side retrieved is fused with its real score on
     the other side (not a zero), so each hit's fused score is recomputable from
-    the two scores it shows."""
+    the scores it shows (lexical, dense, and for a Chinese question the
+    character-bigram score)."""
     query = "到2025年数字经济发展目标"
     c = seed_engine.candidates(query, depth=50)
     lexical_rows, dense_rows = set(c.lexical[0].tolist()), set(c.dense[0].tolist())
@@ -155,10 +156,13 @@ def test_hybrid_fuses_both_real_scores_of_every_candidate(seed_engine: Engine) -
     fusion = seed_engine.config.fusion
     lo_l, hi_l = c.lexical_all[1].min(), c.lexical_all[1].max()
     lo_d, hi_d = c.dense_all[1].min(), c.dense_all[1].max()
+    assert c.chars_all is not None and c.char_factor == 1.0
+    lo_c, hi_c = c.chars_all[1].min(), c.chars_all[1].max()
     for hit in seed_engine.search(query, k=10, mode="hybrid").hits:
-        assert hit.lexical_score is not None and hit.dense_score is not None
+        assert hit.lexical_score is not None and hit.dense_score is not None and hit.char_score is not None
         expected = fusion.lexical_weight * c.lexical_factor * (hit.lexical_score - lo_l) / (hi_l - lo_l)
         expected += fusion.dense_weight * (hit.dense_score - lo_d) / (hi_d - lo_d)
+        expected += fusion.char_weight * c.char_factor * (hit.char_score - lo_c) / (hi_c - lo_c)
         assert hit.score == pytest.approx(expected, rel=1e-6)
 
 
