@@ -77,7 +77,9 @@ def flags_at_10(s: Scored, setting: Setting, floor: float | None = None) -> list
         factor = floor + (1 - floor) * min(1.0, 2 * cjk_share(s.question.question))
     lexical, dense = (c.lexical_all, c.dense_all) if setting.union else (c.lexical, c.dense)
     assert lexical is not None and dense is not None
-    return [s.relevant[key] for key, _ in fuse(lexical, dense, setting.config, lexical_factor=factor)[:10]]
+    # the character-bigram signal as the engine adds it (`setting.config.char_weight` 0 leaves it out)
+    fused = fuse(lexical, dense, setting.config, lexical_factor=factor, chars=c.chars_all, char_factor=c.char_factor)
+    return [s.relevant[key] for key, _ in fused[:10]]
 
 
 def score(scored: Sequence[Scored], setting: Setting, floor: float | None = None) -> tuple[float, float]:

@@ -95,24 +95,44 @@ class ChunkStore:
     def _bytes(self, start: int, end: int) -> bytes:
         return bytes(self._blob[start:end])
 
+    def _text(self, start: int, end: int) -> str:
+        """The UTF-8 text between two byte offsets; offsets that cut a character
+        (a damaged offsets file) are a clean IndexCorruptError, not a crash."""
+        try:
+            return self._bytes(start, end).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise IndexCorruptError(
+                f"the index's text offsets {start}-{end} cut a character: the chunk files are damaged; "
+                f"run `policyqa verify`, {REBUILD_HINT}"
+            ) from exc
+
     def document_text(self, doc_row: int) -> str:
         d = self.docs[doc_row]
-        return self._bytes(d.byte_offset, d.byte_offset + d.byte_length).decode("utf-8")
+        return self._text(d.byte_offset, d.byte_offset + d.byte_length)
 
     def chunk(self, row: int) -> Chunk:
         c = {name: int(col[row]) for name, col in self._cols.items()}
-        doc = self.docs[c["doc_row"]]
+        doc = self._doc(c["doc_row"])
         return Chunk(
             doc_id=doc.doc_id,
             chunk_id=f"{doc.doc_id}-{c['ordinal']:04d}",
-            text=self._bytes(c["byte_start"], c["byte_end"]).decode("utf-8"),
+            text=self._text(c["byte_start"], c["byte_end"]),
             start=c["start"],
             end=c["end"],
             section=section_at(doc.sections, c["start"]),
         )
 
     def doc_of_row(self, row: int) -> DocRecord:
-        return self.docs[int(self._cols["doc_row"][row])]
+        return self._doc(int(self._cols["doc_row"][row]))
+
+    def _doc(self, doc_row: int) -> DocRecord:
+        """The document a chunk row names; a number naming none (a damaged file) is a clean error."""
+        if not 0 <= doc_row < len(self.docs):
+            raise IndexCorruptError(
+                f"a chunk names document row {doc_row} of {len(self.docs)}: the chunk files are damaged; "
+                f"run `policyqa verify`, {REBUILD_HINT}"
+            )
+        return self.docs[doc_row]
 
     @property
     def doc_row_column(self) -> np.ndarray:
