@@ -52,6 +52,7 @@ from .short_answer import (
     span_features,
 )
 from .short_answer import Span as SpanCandidate
+from .target_answers import answer_from_targets
 from .types import Hit
 
 NOT_FOUND_MESSAGE = "未能在已收录的文档中找到这个问题的可靠答案。"
@@ -364,7 +365,19 @@ class ExtractiveAnswerer:
             InputError: an empty or over-long question, a bad k or mode (from the engine).
         """
         analysis = self.analyze(question, k, mode, filters)
-        return replace(self.decide(analysis), index_version=analysis.view.version, answer_type=analysis.kind.value)
+        answer = replace(self.decide(analysis), index_version=analysis.view.version, answer_type=analysis.kind.value)
+        return self._with_target(analysis, answer)
+
+    def _with_target(self, analysis: Analysis, answer: Answer) -> Answer:
+        """The short answer from the targets table, where a record answers the
+        question (index/target_answers.py); the quotes stay as they are."""
+        if not answer.found or self.reader is not None:
+            return answer
+        found = answer_from_targets(analysis.question, analysis.kind, analysis.terms, self.engine.targets())
+        if found is None:
+            return answer
+        short = ShortAnswer(found.text, found.record.doc_id, found.start, found.end, analysis.kind.value)
+        return replace(answer, short_answer=short, evidence={**answer.evidence, "targets": found.evidence()})
 
     # ---- analysis: everything the decisions look at ----
 

@@ -8,6 +8,8 @@ without the engine or the service changing.
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,11 +37,53 @@ class PreparedDocument:
     tokens: Sequence[Sequence[str]]  # one token list per chunk
 
 
+RANGE_BOUNDS = ("gt", "gte", "lt", "lte")
+
+
+@dataclass(frozen=True)
+class Range:
+    """A metadata value between bounds: {"gte": "2021-01-01", "lt": "2022-01-01"}.
+
+    Bounds are all strings (ISO dates compare as text: "2021-03-01" <
+    "2021-10-01") or all numbers; a document's value matches when it is of the
+    same kind and within every bound."""
+
+    bounds: tuple[tuple[str, str | int | float], ...]
+
+    @classmethod
+    def parse(cls, name: str, raw: Mapping[str, Any]) -> Range:
+        unknown = sorted(set(raw) - set(RANGE_BOUNDS))
+        if not raw or unknown:
+            raise InputError(
+                f"filter {name!r}: a range takes gt, gte, lt or lte"
+                + (f", not {unknown[0]!r}" if unknown else ", and at least one of them")
+                + ' (e.g. {"gte": "2021-01-01", "lt": "2022-01-01"})'
+            )
+        values = list(raw.values())
+        texts = all(isinstance(v, str) for v in values)
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+        if not (texts or numbers):
+            raise InputError(f"filter {name!r}: a range's bounds are all strings (dates) or all numbers, not {raw!r}")
+        return cls(tuple((op, raw[op]) for op in RANGE_BOUNDS if op in raw))
+
+    def contains(self, value: Any) -> bool:
+        if isinstance(self.bounds[0][1], str):
+            if not isinstance(value, str):
+                return False
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return all(_COMPARE[op](value, bound) for op, bound in self.bounds)
+
+
+_COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+
+
 @dataclass(frozen=True)
 class Filters:
     """Which documents a search may return. Every given field must match.
 
-    `metadata` values match by equality (a list means "any of these").
+    `metadata` values match by equality (a list means "any of these"), or lie
+    in a `Range` ({"gte": ..., "lt": ...}: dates as ISO strings, or numbers).
     """
 
     doc_ids: tuple[str, ...] = ()
@@ -62,6 +106,9 @@ class Filters:
 
         meta = {k: v for k, v in raw.items() if k not in ("doc_id", "source")}
         for key, value in meta.items():
+            if isinstance(value, Mapping):
+                meta[key] = Range.parse(key, value)
+                continue
             values = value if isinstance(value, list) else [value]
             if not values:
                 raise InputError(_EMPTY_LIST.format(name=key))
@@ -82,6 +129,10 @@ class Filters:
             if key not in doc.metadata:  # (str(None) must not match a filter for "None")
                 return False
             value = doc.metadata[key]
+            if isinstance(wanted, Range):
+                if not wanted.contains(value):
+                    return False
+                continue
             options = wanted if isinstance(wanted, list) else [wanted]
             if value not in options and str(value) not in {str(o) for o in options}:
                 return False

@@ -2,7 +2,9 @@
 
 Every chunk is an exact slice of the document text (`doc.text[start:end]`), so a
 citation can point at the characters it quotes. Cuts never fall inside a number,
-a percentage or a 《title》: those are the things people cite.
+a percentage or a 《title》: those are the things people cite. A table row
+(index/tables.py: "指标：…；2020年：…；2025年目标：…") is one sentence, though
+its cells end in "；": apart, its figures would lose their row.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import InputError
+from .tables import CELL_SEP, KEY_SEP, is_row_text
 from .types import Chunk, Document
 
 # Sentence ends: Chinese 。！？； and ASCII ! ? ; (a "." only when it is not
@@ -19,8 +22,8 @@ from .types import Chunk, Document
 _SENTENCE_END = re.compile(r"(?:[。！？；!?;]|(?<!\d)\.(?!\d))[”’」』）)\]】]*|\n+")
 # Spans a cut must never enter.
 _PROTECTED = re.compile(r"\d+(?:[.,:/]\d+)*\s?[%‰％]?|《[^《》\n]{0,60}》|[A-Za-z][A-Za-z&\-]*")
-# Where an over-long sentence may be cut, best first.
-_SOFT_BREAKS = "，、：,: "
+# Where an over-long sentence may be cut ("；" between the cells of a long table row).
+_SOFT_BREAKS = "；，、：,: "
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,28 @@ def _protected_mask(text: str) -> list[bool]:
     return mask
 
 
+def _with_rows(text: str, mask: list[bool]) -> list[bool]:
+    """`mask`, and every offset inside a table row paragraph too (a copy, only when the text has rows)."""
+    if KEY_SEP not in text or CELL_SEP not in text:
+        return mask
+    rows = []
+    offset = 0
+    for line in text.split("\n"):
+        if CELL_SEP in line and is_row_text(line):
+            rows.append((offset, offset + len(line)))
+        offset += len(line) + 1
+    if not rows:
+        return mask
+    mask = list(mask)
+    for start, end in rows:
+        mask[start + 1 : end] = [True] * (end - start - 1)
+    return mask
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence, whitespace between sentences excluded."""
-    mask = _protected_mask(text)
+    """(start, end) of each sentence, whitespace between sentences excluded; a
+    table row is one sentence."""
+    mask = _with_rows(text, _protected_mask(text))
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _SENTENCE_END.finditer(text):

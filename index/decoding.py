@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import charset_normalizer
 
@@ -26,6 +27,12 @@ class Parsed:
     # Headings the format marks explicitly (markdown `#`), in order. When there
     # are any, they alone become sections; otherwise `clean_text` finds headings.
     headings: tuple[str, ...] = ()
+    # Where each page starts in `text` (PDF, images): stored as metadata["pages"],
+    # moved to the cleaned text (index/pages.py).
+    page_starts: tuple[int, ...] = ()
+    # What the parser found out about the file (metadata["ocr"]); JSON values only.
+    # The caller's metadata wins on a clash.
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 Parser = Callable[[bytes, str], Parsed]  # (raw bytes, file name for messages) -> Parsed

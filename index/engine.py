@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import parse_worker
 from .backend import Backend, Filters, PreparedDocument, ReadView
 from .bridge import Bridge, BridgeComponent, BridgeConfig, Translation
 from .char_bigrams import bigram_scores, chinese_factor, query_bigrams
@@ -31,13 +34,20 @@ from .ingest import UPLOAD_SCHEME, iter_files_with_roots, read_document, source_
 from .manifest import check_chunking, check_model, index_manifest
 from .milvus_backend import MilvusBackend
 from .storage import MigrateReport, StorageConfig, migrate_to_milvus, open_backend
+from .targets import Record as TargetRecord
+from .targets import TargetStore
+from .targets import extract as extract_targets
+from .targets import select as select_targets
 from .tokenize import ChineseTokenizer
 from .types import Document, Hit
 
-# progress(stage, done, total): stages are "read", "embed", "write"
+# progress(stage, done, total): stages are "read", "ocr" (pages of a scanned file), "embed", "write"
 Progress = Callable[[str, int, int], None]
 
 MAX_QUERY_CHARS = 2000
+# Metadata about a whole file (page starts, OCR confidences per page): served
+# with the document (GET /documents/{doc_id}), not repeated on every hit.
+DOCUMENT_ONLY_METADATA = frozenset({"pages", "ocr"})
 MAX_K = 1000
 
 
@@ -123,7 +133,10 @@ class Engine:
         config: EngineConfig | None = None,
         model_name: str | None = None,
         glosses: GlossDictionary | None = None,
+        targets_path: Path | None = None,
     ) -> None:
+        """`targets_path`: the SQLite file that keeps the targets table beside
+        the index (`Engine.open` names `<index dir>/targets.sqlite`; None: in memory)."""
         self.backend = backend
         self.embedder = embedder
         self.tokenizer = tokenizer or ChineseTokenizer()
@@ -134,6 +147,9 @@ class Engine:
         self.glosses = glosses or GlossDictionary()
         self._bridge: Bridge | None = None
         self._bridge_version: str | None = None
+        self._target_store = TargetStore(targets_path)
+        self._targets_version: str | None = None
+        self._targets_cache: tuple[str, list[TargetRecord]] | None = None
         if backend.exists():
             self._check_compatible(backend.manifest())
 
@@ -168,7 +184,14 @@ class Engine:
             if model is None:
                 model = manifest.get("model_name")
             embedder = make_embedder(model, threads=threads)
-        return cls(backend, embedder, tokenizer=tokenizer, config=config, model_name=model)
+        return cls(
+            backend,
+            embedder,
+            tokenizer=tokenizer,
+            config=config,
+            model_name=model,
+            targets_path=Path(index_dir) / "targets.sqlite",
+        )
 
     # ---- the index, as callers see it (nothing outside the library reads the backend) ----
     def exists(self) -> bool:
@@ -190,6 +213,47 @@ class Engine:
 
     def document(self, doc_id: str) -> DocRecord | None:
         return next((d for d in self.documents() if d.doc_id == doc_id), None)
+
+    def document_with_text(self, doc_id: str) -> tuple[DocRecord, str] | None:
+        """A document's record and its whole stored text (what every citation's
+        offsets index into), from one version; None when it is not indexed."""
+        if not self.backend.exists():
+            return None
+        view = self.backend.view()
+        record = next((d for d in view.documents() if d.doc_id == doc_id), None)
+        return None if record is None else (record, view.document_text(doc_id))
+
+    def targets(
+        self,
+        indicator: str | None = None,
+        subject: str | None = None,
+        year: int | None = None,
+        kind: str | None = None,
+    ) -> list[TargetRecord]:
+        """The targets and reported figures stated in the live version's
+        documents (index/targets.py), each citing its sentence; only those that
+        match every given criterion (`indicator` in any wording the tokenizer
+        relates: 数字经济占比 finds 数字经济增加值占GDP比重). A document's records
+        are read once per version of it and kept beside the index."""
+        if not self.backend.exists():
+            return []
+        view = self.backend.view()
+        cached = self._targets_cache
+        if cached is not None and cached[0] == view.version:
+            return select_targets(cached[1], self.tokenizer.tokenize, indicator, subject, year, kind)
+        docs = view.documents()
+        records: list[TargetRecord] = []
+        for d in docs:
+            found = self._target_store.get(d.doc_id, d.fingerprint)
+            if found is None:
+                found = extract_targets(view.document_text(d.doc_id), d.doc_id, d.title, self.tokenizer.tag)
+                self._target_store.put(d.doc_id, d.fingerprint, found)
+            records += found
+        if self._targets_version != view.version:  # forget the versions of documents this one no longer holds
+            self._target_store.keep_only((d.doc_id, d.fingerprint) for d in docs)
+            self._targets_version = view.version
+        self._targets_cache = (view.version, records)
+        return select_targets(records, self.tokenizer.tokenize, indicator, subject, year, kind)
 
     def stats(self) -> dict[str, Any]:
         """Counts and version of the live index; {} before the first ingest."""
@@ -294,8 +358,11 @@ class Engine:
         for i, ((path, _), source) in enumerate(zip(files, sources, strict=True)):
             if progress:
                 progress("read", i + 1, len(files))
+            # a scanned file's OCR'd pages are progress too: each takes seconds
+            pages = parse_worker.reporting(partial(progress, "ocr")) if progress else nullcontext()
             try:
-                doc = read_document(path, source)
+                with pages:
+                    doc = read_document(path, source)
             except IngestError as exc:
                 report.failed.append(str(exc))
                 continue
@@ -505,7 +572,7 @@ class Engine:
                     lexical_score=float(lex_scores[i]),
                     lexical_rank=lex_rank.get(key),
                     char_score=char_scores[i],
-                    metadata=dict(doc.metadata),
+                    metadata={k: v for k, v in doc.metadata.items() if k not in DOCUMENT_ONLY_METADATA},
                 )
             )
         return hits

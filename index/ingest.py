@@ -20,6 +20,8 @@ from typing import Any
 from .clean import clean_text, join_lines
 from .decoding import Parsed, Parser, decode_bytes
 from .errors import DocumentTooLargeError, IngestError, UnsupportedFormatError
+from .official_meta import extract as extract_official
+from .pages import cleaned_offsets
 from .types import Document, Section, stable_id
 
 # ---- parsers ----
@@ -178,6 +180,10 @@ PARSERS: Mapping[str, Parser] = MappingProxyType(
         ".docx": _from_parsers("parse_docx"),
         ".html": _from_parsers("parse_html"),
         ".htm": _from_parsers("parse_html"),
+        # a photo or scan of a page, read by OCR (index/ocr.py)
+        ".png": _from_parsers("parse_image"),
+        ".jpg": _from_parsers("parse_image"),
+        ".jpeg": _from_parsers("parse_image"),
     }
 )
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(PARSERS)
@@ -342,8 +348,20 @@ def _document(
         text=cleaned.text,
         fingerprint=fingerprint,
         sections=sections,
-        metadata=dict(metadata or {}),
+        metadata=_found_metadata(parsed, cleaned.text, metadata or {}) | dict(metadata or {}),
     )
+
+
+def _found_metadata(parsed: Parsed, text: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """What the parser found (OCR confidences), the official document's number,
+    issuing body and dates read from its text (index/official_meta.py), and
+    each page's start moved into the cleaned `text` (see index/pages.py); the
+    caller's metadata is laid over it."""
+    # read from the parser's lines: cleaning joins the short lines of a header into one paragraph
+    found = extract_official(parsed.text, given) | dict(parsed.metadata)
+    if parsed.page_starts:
+        found["pages"] = cleaned_offsets(parsed.text, parsed.page_starts, text)
+    return found
 
 
 def _explicit_sections(text: str, headings: tuple[str, ...]) -> tuple[Section, ...]:

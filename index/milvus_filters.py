@@ -12,6 +12,9 @@ the same rule written for Milvus, so both backends return the same hits:
   remain: Milvus compares numbers as numbers (a stored 2021.0 equals "2021"),
   and it takes true for 1 (Python does so for a filter of 1, not of "1").
 Milvus refuses `in` on a JSON path, so a metadata key becomes an `or` of `==`.
+- a metadata range (`Range`): each bound a comparison on the JSON path; Milvus
+  compares a JSON value only with a literal of its own kind, as
+  `Range.contains` does (a string date never matches a number bound).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import math
 import re
 from typing import Any
 
-from .backend import Filters
+from .backend import Filters, Range
 
 _INTEGER = re.compile(r"-?\d+")
+_OPERATOR = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
 def literal(value: Any) -> str:
@@ -72,8 +76,11 @@ def filter_expression(filters: Filters | None) -> str:
     if filters.sources:
         parts.append("(" + " or ".join(_prefix_range(s) for s in filters.sources) + ")")
     for key, wanted in filters.metadata.items():
-        options = wanted if isinstance(wanted, list) else [wanted]
         path = f"metadata[{literal(key)}]"
+        if isinstance(wanted, Range):
+            parts.append("(" + " and ".join(f"{path} {_OPERATOR[op]} {literal(b)}" for op, b in wanted.bounds) + ")")
+            continue
+        options = wanted if isinstance(wanted, list) else [wanted]
         alternatives = [f"{path} == {literal(form)}" for option in options for form in equal_forms(option)]
         parts.append("(" + " or ".join(alternatives) + ")")
     return " and ".join(parts)

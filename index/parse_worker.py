@@ -1,6 +1,11 @@
-"""Parsing untrusted files (PDF, DOCX, HTML) in a child process with a memory
-cap and a time budget, so that a file built to be slow or to swell costs one
-worker, never the server or the ingest run.
+"""Parsing untrusted files (PDF, DOCX, HTML, images) in a child process with a
+memory cap and a time budget, so that a file built to be slow or to swell costs
+one worker, never the server or the ingest run.
+
+OCR (index/ocr.py) runs here too. The worker tells the caller before each page
+it OCRs; each such page gets a budget of its own (`ocr_page_timeout_s`), added
+to the document's, and the pages done are passed to whoever asked for progress
+(`reporting`).
 
 The work limits of `index.parsers` (tags, paragraphs, nesting, characters)
 refuse the known shapes of attack cheaply; these limits are the backstop for
@@ -12,20 +17,24 @@ calling process, which may hold threads and gigabytes of index.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import multiprocessing
 import os
 import resource
 import sys
 import threading
+import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from .errors import DocumentTooLargeError, IngestError, PolicyQAError
 
-_PRELOAD = ["policyqa.index.parsers", "bs4", "docx", "pypdf", "lxml.etree"]
+_PRELOAD = ["policyqa.index.parsers", "bs4", "docx", "pypdf", "lxml.etree", "pdfplumber", "pypdfium2", "PIL.Image"]
+# Parsers that take `ocr=OcrOptions(...)`.
+_OCR_PARSERS = frozenset(("parse_pdf", "parse_image"))
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,18 @@ class ParseLimits:
     timeout_s: float = 30.0  # wall time for one document, start-up included
     memory_mb: int = 1024  # address space a worker may add to what it starts with
     workers: int = 2  # documents parsed at once; more wait their turn
+    ocr: bool = True  # read scanned PDF pages and images with OCR; off: they are refused
+    ocr_page_timeout_s: float = 30.0  # wall time for one OCR'd page, added to the document's
+    # Address space added to `memory_mb` once a worker starts OCR: onnxruntime and
+    # OpenCV map about 550 MB of libraries and models, and reading a page peaks
+    # about 600 MB above that (measured: 1.4 GB in all over a worker's 0.1 GB).
+    ocr_memory_mb: int = 1536
+
+
+# progress(done, total) of the OCR'd pages of the document being parsed (see `reporting`)
+_progress: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
+    "parse_progress", default=None
+)
 
 
 _limits = ParseLimits()
@@ -52,6 +73,17 @@ def configure(limits: ParseLimits) -> None:
 
 def limits() -> ParseLimits:
     return _limits
+
+
+@contextlib.contextmanager
+def reporting(progress: Callable[[int, int], None]) -> Iterator[None]:
+    """While inside, documents parsed by this thread (or task) report their OCR'd
+    pages to progress(done, total): before each page and when all are done."""
+    token = _progress.set(progress)
+    try:
+        yield
+    finally:
+        _progress.reset(token)
 
 
 def _forkserver() -> Any:
@@ -113,7 +145,7 @@ def parse_in_worker(parser: str, data: bytes, name: str) -> Any:
     with _slots:
         receiver, sender = context.Pipe(duplex=False)
         worker = context.Process(
-            target=_work, args=(sender, parser, data, name, current.memory_mb), name=f"parse {name}", daemon=True
+            target=_work, args=(sender, parser, data, name, current), name=f"parse {name}", daemon=True
         )
         try:
             with _main_hidden():
@@ -124,18 +156,7 @@ def parse_in_worker(parser: str, data: bytes, name: str) -> Any:
             raise IngestError(f"{name}: no parsing worker could be started ({exc}): try again later") from exc
         sender.close()  # the child holds the only writing end: EOF means it died
         try:
-            if not receiver.poll(current.timeout_s):
-                raise DocumentTooLargeError(
-                    f"{name}: parsing took longer than {current.timeout_s:g} s: refused "
-                    "(split the file, or raise POLICYQA_PARSE_TIMEOUT_S)"
-                )
-            try:
-                kind, value = receiver.recv()
-            except (EOFError, OSError) as exc:
-                worker.join(1)
-                raise IngestError(
-                    f"{name}: the parser stopped without an answer (exit code {worker.exitcode}): check the file"
-                ) from exc
+            kind, value = _answer(receiver, worker, name, current)
         finally:
             if worker.is_alive():
                 worker.kill()
@@ -145,39 +166,103 @@ def parse_in_worker(parser: str, data: bytes, name: str) -> Any:
         return value
     if kind == "memory":
         raise DocumentTooLargeError(
-            f"{name}: parsing needs more than {current.memory_mb:,} MB of memory: refused "
-            "(split the file, or raise POLICYQA_PARSE_MEMORY_MB)"
+            f"{name}: parsing needs more than {current.memory_mb:,} MB of memory"
+            + (f" (+{current.ocr_memory_mb:,} MB for OCR)" if value else "")
+            + ": refused (split the file, or raise POLICYQA_PARSE_MEMORY_MB"
+            + (" or POLICYQA_OCR_MEMORY_MB)" if value else ")")
         )
     raise value
 
 
-def _work(sender: Connection, parser: str, data: bytes, name: str, memory_mb: int) -> None:
-    from . import parsers
+def _answer(receiver: Connection, worker: Any, name: str, current: ParseLimits) -> tuple[str, Any]:
+    """The worker's answer, passing on its OCR page reports meanwhile: each page
+    it starts adds `ocr_page_timeout_s` to the document's budget and must end
+    within that time itself."""
+    progress = _progress.get()
+    deadline = time.monotonic() + current.timeout_s
+    page = 0  # the page being OCR'd, 0 when none is
+    page_deadline = float("inf")
+    while True:
+        wait = min(deadline, page_deadline) - time.monotonic()
+        if wait <= 0 or not receiver.poll(wait):
+            if page and page_deadline <= deadline:
+                raise DocumentTooLargeError(
+                    f"{name}: OCR of page {page} took longer than {current.ocr_page_timeout_s:g} s: refused "
+                    "(raise POLICYQA_OCR_PAGE_TIMEOUT_S, or turn OCR off with POLICYQA_OCR=off)"
+                )
+            raise DocumentTooLargeError(
+                f"{name}: parsing took longer than {current.timeout_s:g} s: refused "
+                "(split the file, or raise POLICYQA_PARSE_TIMEOUT_S)"
+            )
+        try:
+            kind, value = receiver.recv()
+        except (EOFError, OSError) as exc:
+            worker.join(1)
+            raise IngestError(
+                f"{name}: the parser stopped without an answer (exit code {worker.exitcode}): check the file"
+            ) from exc
+        if kind != "page":
+            return kind, value
+        page, done, total = value
+        if page:
+            deadline += current.ocr_page_timeout_s
+            page_deadline = time.monotonic() + current.ocr_page_timeout_s
+        else:
+            page_deadline = float("inf")
+        if progress is not None:
+            progress(done, total)
 
-    _cap_memory(memory_mb)
+
+def _work(sender: Connection, parser: str, data: bytes, name: str, limits: ParseLimits) -> None:
+    from . import parsers
+    from .ocr import OcrOptions
+
+    _cap_memory(limits.memory_mb, limits.ocr_memory_mb if limits.ocr and parser in _OCR_PARSERS else 0)
+    ocr_started = False
+
+    def on_page(page: int, done: int, total: int) -> None:
+        nonlocal ocr_started
+        if not ocr_started:  # OCR's allowance: only a file that needs OCR gets it
+            ocr_started = True
+            _allow_ocr_memory()
+        sender.send(("page", (page, done, total)))
+
+    options = {"ocr": OcrOptions(limits.ocr, on_page)} if parser in _OCR_PARSERS else {}
     try:
-        result: tuple[str, Any] = ("ok", getattr(parsers, parser)(data, name))
+        result: tuple[str, Any] = ("ok", getattr(parsers, parser)(data, name, **options))
     except MemoryError:
-        result = ("memory", None)
+        result = ("memory", ocr_started)
     except PolicyQAError as exc:
         result = ("error", exc)
     except Exception as exc:  # a parser bug must still reach the caller as one clear line
-        result = ("error", IngestError(f"{name}: could not be parsed ({exc.__class__.__name__}): check the file"))
+        kind = exc.__class__.__name__
+        if ocr_started:  # onnxruntime and OpenCV report a refused allocation as errors of their own
+            message = f"{name}: OCR failed ({kind}): raise POLICYQA_OCR_MEMORY_MB, or turn OCR off (POLICYQA_OCR=off)"
+        else:
+            message = f"{name}: could not be parsed ({kind}): check the file"
+        result = ("error", IngestError(message))
     try:
         sender.send(result)
     except MemoryError:
-        sender.send(("memory", None))
+        sender.send(("memory", ocr_started))
     finally:
         sender.close()
 
 
-def _cap_memory(memory_mb: int) -> None:
+def _cap_memory(memory_mb: int, ocr_memory_mb: int) -> None:
     """Cap the address space at what the worker holds now plus `memory_mb`: an
-    allocation past it raises MemoryError here instead of swelling the machine."""
+    allocation past it raises MemoryError here instead of swelling the machine.
+    The hard limit leaves `ocr_memory_mb` more, which `_allow_ocr_memory` grants."""
     try:
         with open("/proc/self/statm") as statm:
             pages = int(statm.read().split()[0])
     except OSError:  # not Linux: the time budget alone applies
         return
     cap = pages * resource.getpagesize() + memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap + ocr_memory_mb * 1024 * 1024))
+
+
+def _allow_ocr_memory() -> None:
+    """Raise the worker's memory cap to its hard limit (a process may raise its soft limit that far)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))

@@ -24,9 +24,10 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl
 
-from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -34,6 +35,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
@@ -58,7 +60,10 @@ from policyqa.index.errors import (
     UnsupportedFormatError,
 )
 from policyqa.index.ingest import SUPPORTED_SUFFIXES, UPLOAD_SCHEME, document_from_bytes
+from policyqa.index.official_meta import FIELDS as OFFICIAL_FIELDS
+from policyqa.index.official_meta import sort_by_date
 from policyqa.index.reader import open_reader
+from policyqa.index.targets import to_csv as targets_csv
 from policyqa.index.types import Document, Hit
 
 from .highlight import highlight_spans
@@ -69,6 +74,7 @@ from .schemas import (
     AskResponse,
     CitationOut,
     DeleteResponse,
+    DocumentDetail,
     DocumentList,
     DocumentOut,
     ErrorResponse,
@@ -78,6 +84,8 @@ from .schemas import (
     SearchResponse,
     ShortAnswerOut,
     Span,
+    TargetList,
+    TargetOut,
     UploadResponse,
 )
 from .security_headers import SecurityHeaders
@@ -250,8 +258,9 @@ class Service:
 
     def search(self, request: SearchRequest) -> SearchResponse:
         self._check_k(request.k)
-        filters = Filters.parse(request.filters)
+        filters = Filters.parse(_plain_filters(request))
         result = self.engine.search(request.query, k=request.k, mode=request.mode.value, filters=filters)
+        hits = sort_by_date(result.hits, request.sort)
         # highlight the query's own terms and the Chinese terms the bridge found for its English words
         terms = [*result.tokens, *(t.term for t in result.bridge.terms)] if result.bridge else result.tokens
         return SearchResponse(
@@ -260,12 +269,12 @@ class Service:
             index_version=result.version,
             timings_ms={k: round(v, 3) for k, v in result.timings_ms.items()},
             bridge=result.bridge.to_dict() if result.bridge else None,
-            hits=[self._hit(h, terms) for h in result.hits],
+            hits=[self._hit(h, terms) for h in hits],
         )
 
     def ask(self, request: AskRequest) -> AskResponse:
         self._check_k(request.k)
-        filters = Filters.parse(request.filters)
+        filters = Filters.parse(_plain_filters(request))
         answer = self.answerer.answer(request.question, k=request.k, mode=request.mode.value, filters=filters)
         if self.composer is not None:
             answer = self.composer.compose(answer)
@@ -287,6 +296,19 @@ class Service:
     def documents(self) -> DocumentList:
         docs = self.engine.documents()
         return DocumentList(total=len(docs), documents=[_document_out(d) for d in docs])
+
+    def targets(self, indicator: str | None, subject: str | None, year: int | None, kind: str | None) -> TargetList:
+        records = self.engine.targets(indicator=indicator, subject=subject, year=year, kind=kind)
+        return TargetList(total=len(records), targets=[TargetOut(**r.to_dict()) for r in records])
+
+    def document(self, doc_id: str) -> DocumentDetail:
+        found = self.engine.document_with_text(doc_id)
+        if found is None:
+            raise DocumentNotFoundError(f"no document with id {doc_id!r} in the index: list ids with GET /documents")
+        record, text = found
+        pages = record.metadata.get("pages")
+        valid = isinstance(pages, list) and all(isinstance(p, int) and not isinstance(p, bool) for p in pages)
+        return DocumentDetail(**_document_out(record).model_dump(), text=text, pages=pages if valid else None)
 
     def health(self) -> tuple[bool, HealthResponse]:
         stats = self.engine.stats()
@@ -370,9 +392,42 @@ def _same_upload(old: DocRecord | None, doc: Document) -> bool:
 
 
 def _document_out(doc: DocRecord) -> DocumentOut:
+    official = {k: str(doc.metadata[k]) for k in OFFICIAL_FIELDS if doc.metadata.get(k) not in (None, "")}
     return DocumentOut(
-        doc_id=doc.doc_id, title=doc.title, source=doc.source, chunks=doc.n_chunks, metadata=doc.metadata
+        doc_id=doc.doc_id, title=doc.title, source=doc.source, chunks=doc.n_chunks, metadata=doc.metadata, **official
     )
+
+
+# The filters of GET /targets (and .csv); each one given must match.
+IndicatorParam = Annotated[str | None, Query(max_length=200, description="e.g. 数字经济占比 (any wording)")]
+SubjectParam = Annotated[str | None, Query(max_length=100, description="a part of the zone's name, e.g. 经开区")]
+YearParam = Annotated[
+    int | None, Query(ge=1900, le=2200, description="a target's deadline year or a reported period's year")
+]
+KindParam = Annotated[Literal["target", "reported"] | None, Query()]
+TARGET_PARAMS = frozenset({"indicator", "subject", "year", "kind"})
+
+
+def known_target_params(request: Request) -> None:
+    """Refuse a query parameter GET /targets does not take (a misspelt filter
+    would otherwise be ignored and list everything), an empty name included,
+    and one given twice (only one value would count)."""
+    names = [name for name, _ in parse_qsl(request.url.query, keep_blank_values=True)]
+    for name in names:
+        if name not in TARGET_PARAMS:
+            raise InputError(f"unknown parameter {name!r}: GET /targets takes {', '.join(sorted(TARGET_PARAMS))}")
+        if names.count(name) > 1:
+            raise InputError(f"parameter {name!r} is given {names.count(name)} times: give it once")
+
+
+def _plain_filters(request: SearchRequest | AskRequest) -> dict[str, Any] | None:
+    """The request's filters as plain JSON values (a range as its given bounds)."""
+    if request.filters is None:
+        return None
+    return {
+        key: value.model_dump(exclude_none=True) if isinstance(value, BaseModel) else value
+        for key, value in request.filters.items()
+    }
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -523,7 +578,7 @@ class KeyGuard:
 # widget with their files, and the API's documentation. Everything else needs
 # a key, so a route added later is closed until it is listed here.
 PUBLIC_PATHS = frozenset({"/health", "/", "/embed", "/widget.js", "/docs", "/docs/oauth2-redirect", "/redoc"})
-PUBLIC_PREFIXES = ("/static/", "/static-offline-docs/", "/openapi.json")
+PUBLIC_PREFIXES = ("/static/", "/static-offline-docs/", "/openapi.json", "/doc/")
 
 
 def _needs_key(path: str) -> bool:
@@ -636,6 +691,59 @@ def _add_routes(app: FastAPI, keys: bool) -> None:
         """Every document in the index."""
         return service.documents()
 
+    @app.get(
+        "/documents/{doc_id}",
+        response_model=DocumentDetail,
+        dependencies=protected,
+        responses=error_responses(404, 422, 503, keys=keys),
+        tags=["documents"],
+    )
+    def get_document(doc_id: str, service: ServiceDep) -> DocumentDetail:
+        """One document's whole stored text and metadata: every citation's `start`/`end`
+        index into `text`. The page /doc/{doc_id}#start-end shows it with the span highlighted."""
+        return service.document(doc_id)
+
+    @app.get(
+        "/targets",
+        response_model=TargetList,
+        dependencies=[*protected, Depends(known_target_params)],
+        responses=error_responses(422, 503, keys=keys),
+        tags=["targets"],
+    )
+    def list_targets(
+        service: ServiceDep,
+        indicator: IndicatorParam = None,
+        subject: SubjectParam = None,
+        year: YearParam = None,
+        kind: KindParam = None,
+    ) -> TargetList:
+        """Every target and reported figure the documents state, each citing its sentence;
+        only those matching every given filter (`indicator` in any wording: 数字经济占比 finds
+        数字经济增加值占GDP比重; `subject` a part of the zone's name)."""
+        return service.targets(indicator, subject, year, kind)
+
+    @app.get(
+        "/targets.csv",
+        response_class=Response,
+        dependencies=[*protected, Depends(known_target_params)],
+        responses={200: {"content": {"text/csv": {}}}, **error_responses(422, 503, keys=keys)},
+        tags=["targets"],
+    )
+    def export_targets(
+        service: ServiceDep,
+        indicator: IndicatorParam = None,
+        subject: SubjectParam = None,
+        year: YearParam = None,
+        kind: KindParam = None,
+    ) -> Response:
+        """The same rows as GET /targets, as a CSV file (UTF-8 with a byte-order mark, for spreadsheets)."""
+        records = service.engine.targets(indicator, subject, year, kind)
+        return Response(
+            "\ufeff" + targets_csv(records),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="targets.csv"'},
+        )
+
     @app.post(
         "/documents",
         response_model=UploadResponse,
@@ -650,7 +758,7 @@ def _add_routes(app: FastAPI, keys: bool) -> None:
     def upload_document(
         service: ServiceDep,
         response: Response,
-        file: Annotated[UploadFile, File(description=".txt, .md, .pdf, .docx or .html")],
+        file: Annotated[UploadFile, File(description=".txt, .md, .pdf, .docx, .html, or a .png/.jpg page image (OCR)")],
         metadata: Annotated[str | None, Form(description='JSON object, e.g. {"region": "重庆", "year": 2021}')] = None,
         title: Annotated[str | None, Form(max_length=300)] = None,
     ) -> UploadResponse:
@@ -683,6 +791,12 @@ def _add_routes(app: FastAPI, keys: bool) -> None:
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/doc/{doc_id}", include_in_schema=False)
+    def document_page(doc_id: str) -> FileResponse:
+        """The document view; its script fetches GET /documents/{doc_id} (with the stored key)."""
+        del doc_id  # read by the page's script from the address
+        return FileResponse(STATIC_DIR / "doc.html")
 
     @app.get("/embed", include_in_schema=False)
     def embed() -> FileResponse:

@@ -7,7 +7,10 @@ a traceback means a bug.
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +21,7 @@ from policyqa.index.backend import Filters
 from policyqa.index.engine import Engine, EngineConfig, IngestReport, SearchResult
 from policyqa.index.errors import IndexNotFoundError, PolicyQAError
 from policyqa.index.hybrid import FusionConfig, FusionMethod, SearchMode
+from policyqa.index.official_meta import DATE_FIELDS, SORTS, sort_by_date
 from policyqa.index.reader import open_reader
 
 from .cli_base import BackendOpt, FilterOpt, IndexDirOpt, MilvusUriOpt, ModelOpt, ThreadsOpt, _settings, app
@@ -66,7 +70,9 @@ def _print_report(report: IngestReport, location: str) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help=".txt/.md files or folders")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="files (.txt .md .pdf .docx .html .png .jpg) or folders")
+    ],
     index_dir: IndexDirOpt = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
@@ -83,9 +89,13 @@ def ingest(
             help="target characters per chunk [default: the index's own; 300 for a new index or --rebuild]",
         ),
     ] = None,
+    no_ocr: Annotated[
+        bool,
+        typer.Option("--no-ocr", help="refuse scanned PDF pages and images instead of reading them with OCR"),
+    ] = False,
 ) -> None:
     """Add new files, update changed ones, drop vanished ones; unchanged files cost nothing."""
-    settings = _settings(index_dir, model, threads, backend, milvus_uri)
+    settings = _settings(index_dir, model, threads, backend, milvus_uri, ocr=False if no_ocr else None)
     from policyqa.index.chunking import ChunkingConfig
 
     config = EngineConfig(chunking=ChunkingConfig(size=chunk_size)) if chunk_size is not None else None
@@ -147,16 +157,58 @@ def migrate(
     )
 
 
+# KEY=VALUE, or a bound of a range: KEY>=VALUE, KEY>VALUE, KEY<=VALUE, KEY<VALUE.
+_FILTER = re.compile(r"(?P<key>[^=<>]+)(?P<op>>=|<=|=|>|<)(?P<value>.+)")
+_BOUND = {">=": "gte", ">": "gt", "<=": "lte", "<": "lt"}
+
+
 def _parse_filters(values: list[str] | None) -> Filters | None:
+    """--filter region=重庆 --filter issued>=2021-01-01 --filter issued<2022-01-01:
+    equal values of a key are alternatives; bounds of a key make one range (a
+    number bound is compared as a number, anything else as text, as ISO dates are)."""
     if not values:
         return None
-    raw: dict[str, Any] = {}
+    equal: dict[str, list[str]] = {}
+    ranges: dict[str, dict[str, Any]] = {}
     for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise PolicyQAError(f"filter {item!r} is not KEY=VALUE (e.g. --filter region=重庆)")
-        raw.setdefault(key, []).append(value)
-    return Filters.parse({k: v[0] if len(v) == 1 else v for k, v in raw.items()})
+        m = _FILTER.fullmatch(item.strip())
+        if not m:
+            raise PolicyQAError(
+                f"filter {item!r} is not KEY=VALUE or KEY>=VALUE "
+                "(e.g. --filter region=重庆 --filter issued>=2021-01-01)"
+            )
+        key, op, value = m.group("key").strip(), m.group("op"), m.group("value").strip()
+        if op == "=":
+            equal.setdefault(key, []).append(value)
+            continue
+        bound = _BOUND[op]
+        if bound in ranges.get(key, {}):
+            raise PolicyQAError(f"filter {key!r} is given {op} twice: give each bound once")
+        number = _number_or_text(value)
+        if key in DATE_FIELDS and not isinstance(number, str):
+            raise PolicyQAError(f"filter {item!r}: {key} is a date, write it YYYY-MM-DD (e.g. {key}>=2021-01-01)")
+        ranges.setdefault(key, {})[bound] = number
+    both = sorted(set(equal) & set(ranges))
+    if both:
+        raise PolicyQAError(f"filter {both[0]!r} is given both a value and a range: give one or the other")
+    raw: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in equal.items()}
+    return Filters.parse(raw | ranges)
+
+
+def _sorted(result: SearchResult, sort: str) -> SearchResult:
+    return replace(result, hits=sort_by_date(result.hits, sort)) if sort != "relevance" else result
+
+
+def _number_or_text(value: str) -> int | float | str:
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value
 
 
 def _render(result: SearchResult) -> str:
@@ -205,8 +257,18 @@ def search(
     backend: BackendOpt = None,
     milvus_uri: MilvusUriOpt = None,
     no_bridge: Annotated[bool, typer.Option("--no-bridge", help="no English→Chinese lexical query bridge")] = False,
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort",
+            help="order of the k hits: relevance, or a document date oldest first (issued, effective, "
+            "published) or newest first (-issued ...; write --sort=-issued)",
+        ),
+    ] = "relevance",
 ) -> None:
     """Ranked passages for a question, with fused, dense and lexical scores."""
+    if sort not in SORTS:
+        raise PolicyQAError(f"unknown --sort {sort!r}: use one of {', '.join(SORTS)}")
     settings = _settings(index_dir, model, threads, backend, milvus_uri)
     search_mode = SearchMode.parse(mode)
     fusion_config = FusionConfig(method=FusionMethod.parse(fusion)) if fusion else None
@@ -224,11 +286,47 @@ def search(
             result = engine.search(
                 line, k=k, mode=search_mode, fusion=fusion_config, filters=parsed_filters, bridge=bridge
             )
-            typer.echo(json.dumps(_hit_json(result), ensure_ascii=False))
+            typer.echo(json.dumps(_hit_json(_sorted(result, sort)), ensure_ascii=False))
         return
     assert query is not None
     result = engine.search(query, k=k, mode=search_mode, fusion=fusion_config, filters=parsed_filters, bridge=bridge)
+    result = _sorted(result, sort)
     typer.echo(json.dumps(_hit_json(result), ensure_ascii=False, indent=2) if as_json else _render(result))
+
+
+@app.command()
+def targets(
+    indicator: Annotated[str | None, typer.Option("--indicator", help="e.g. 数字经济占比 (any wording)")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="a part of the zone's name, e.g. 经开区")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="deadline year of a target, or a reported year")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="target | reported")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="the rows as GET /targets returns them")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="the rows as CSV, as GET /targets.csv")] = False,
+    index_dir: IndexDirOpt = None,
+    backend: BackendOpt = None,
+    milvus_uri: MilvusUriOpt = None,
+) -> None:
+    """The targets and reported figures the documents state, each with its citation."""
+    from policyqa.index.targets import REPORTED, TARGET, to_csv
+
+    if kind not in (None, TARGET, REPORTED):
+        raise PolicyQAError(f"unknown --kind {kind!r}: use {TARGET} or {REPORTED}")
+    if as_json and as_csv:
+        raise PolicyQAError("give --json or --csv, not both")
+    settings = _settings(index_dir, None, None, backend, milvus_uri)
+    rows = _open_existing(settings).targets(indicator=indicator, subject=subject, year=year, kind=kind)
+    if as_csv:
+        typer.echo(to_csv(rows), nl=False)
+    elif as_json:
+        out = {"total": len(rows), "targets": [r.to_dict() for r in rows]}
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(f"{len(rows)} rows")
+        for r in rows:
+            when = str(r.year) if r.year else r.period
+            value = f"{r.direction}{'' if r.qualifier == '=' else r.qualifier}{r.value:g}{r.unit}"
+            where = f"[{r.title} {r.start}-{r.end}]"
+            typer.echo(f"{r.kind:8} {when:10} {r.subject or '-'} · {r.indicator} · {value}  {where}")
 
 
 @app.command()

@@ -44,7 +44,14 @@ MilvusUriOpt = Annotated[
         help="Milvus Lite file (.db) or http://host:19530 [env POLICYQA_MILVUS_URI; default <index-dir>/milvus.db]",
     ),
 ]
-FilterOpt = Annotated[list[str] | None, typer.Option("--filter", help="KEY=VALUE on doc_id, source or metadata")]
+FilterOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter",
+        help="KEY=VALUE on doc_id, source or metadata; 'KEY>=VALUE', 'KEY<VALUE' … (quoted) for a range "
+        "(dates YYYY-MM-DD)",
+    ),
+]
 
 
 def _settings(
@@ -54,8 +61,11 @@ def _settings(
     backend: str | None = None,
     milvus_uri: str | None = None,
     milvus_collection: str | None = None,
+    ocr: bool | None = None,
 ) -> Settings:
     overrides: dict[str, Any] = {}
+    if ocr is not None:
+        overrides["ocr"] = ocr
     if milvus_collection is not None:
         overrides["milvus_collection"] = milvus_collection
     if backend is not None:

@@ -7,7 +7,7 @@ from types import TracebackType
 
 from tqdm import tqdm
 
-_LABELS = {"read": "reading files", "embed": "embedding chunks", "write": "writing index"}
+_LABELS = {"read": "reading files", "ocr": "OCR pages", "embed": "embedding chunks", "write": "writing index"}
 
 
 class ProgressBars:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from policyqa.index.engine import MAX_QUERY_CHARS
+from policyqa.index.official_meta import SORTS
 
 from .settings import API_MAX_K
 
@@ -22,7 +23,27 @@ QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, patte
 FilterScalar = str | int | float | bool
 # An empty list would match nothing: the schema says minItems 1, and the
 # backend refuses it with a message that names the key (Filters.parse).
-FilterValue = FilterScalar | Annotated[list[FilterScalar], Field(json_schema_extra={"minItems": 1})]
+# strict: a JSON `false` is no bound (pydantic would otherwise read it as 0)
+RangeBound = StrictStr | StrictInt | StrictFloat
+
+
+class FilterRange(BaseModel):
+    """A metadata value within bounds: dates as ISO strings (they compare as
+    text), or numbers; at least one bound, all of one kind."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    gt: RangeBound | None = None
+    gte: RangeBound | None = None
+    lt: RangeBound | None = None
+    lte: RangeBound | None = None
+
+
+FilterValue = FilterScalar | Annotated[list[FilterScalar], Field(json_schema_extra={"minItems": 1})] | FilterRange
+Sort = Literal[SORTS]  # type: ignore[valid-type]
+FILTERS_DESCRIPTION = (
+    "every given key must match: doc_id, source (a prefix), or a metadata key "
+    '(a list means any of these; {"gte": "2021-01-01", "lt": "2022-01-01"} a range, e.g. of the issue date)'
+)
 
 
 class Mode(enum.StrEnum):
@@ -47,9 +68,14 @@ class SearchRequest(Request):
     mode: Mode = Mode.hybrid
     filters: dict[str, FilterValue] | None = Field(
         default=None,
-        description="every given key must match: doc_id, source (a prefix), or a metadata key "
-        "(a list means any of these)",
-        examples=[{"region": "重庆", "year": 2021}],
+        description=FILTERS_DESCRIPTION,
+        examples=[{"region": "重庆", "year": 2021}, {"issued": {"gte": "2021-01-01", "lt": "2022-01-01"}}],
+    )
+    sort: Sort = Field(
+        default="relevance",
+        description='order of the k most relevant hits: "relevance", or by a date of their document, '
+        'oldest first ("issued", "effective", "published") or newest first ("-issued" ...); hits without '
+        "that date come last",
     )
 
 
@@ -60,7 +86,7 @@ class AskRequest(Request):
     )
     k: int = Field(default=5, ge=1, le=API_MAX_K, strict=True, description="passages to return beside the answer")
     mode: Mode = Mode.hybrid
-    filters: dict[str, FilterValue] | None = None
+    filters: dict[str, FilterValue] | None = Field(default=None, description=FILTERS_DESCRIPTION)
     explain: bool = Field(default=False, strict=True, description="return the features and weights behind the answer")
 
 
@@ -152,11 +178,55 @@ class DocumentOut(BaseModel):
     source: str
     chunks: int
     metadata: dict[str, Any]
+    # An official document's identity, read from its text at ingest (metadata given by the user wins).
+    doc_number: str | None = Field(default=None, description="发文字号, e.g. 渝府发〔2021〕12号")
+    issuer: str | None = Field(default=None, description="发文机关, the issuing body")
+    issued: str | None = Field(default=None, description="成文日期 (YYYY-MM-DD)")
+    effective: str | None = Field(default=None, description="施行日期, when it takes effect (YYYY-MM-DD)")
+    published: str | None = Field(default=None, description="发布日期 (YYYY-MM-DD)")
+
+
+class DocumentDetail(DocumentOut):
+    """One document as stored: the text every citation's `start`/`end` index into."""
+
+    text: str
+    pages: list[int] | None = Field(
+        default=None, description="for PDFs and scans: the offset in `text` where each page starts"
+    )
 
 
 class DocumentList(BaseModel):
     total: int
     documents: list[DocumentOut]
+
+
+class TargetOut(BaseModel):
+    """A target or reported figure stated in a document: `quote == text[start:end]` of
+    GET /documents/{doc_id}; the value as written is `text[value_start:value_end]`."""
+
+    subject: str = Field(description="the zone or body it belongs to, e.g. 广阳湾智创生态城")
+    indicator: str = Field(description="e.g. 数字经济增加值占GDP比重")
+    value: float
+    unit: str = Field(description="%, 亿元, 个 … ('' for none)")
+    qualifier: Literal["=", "≥", "≤", "≈", ">"] = Field(description="≥ for 以上 or 不低于, ≤ for 以下 or 控制在 …")
+    direction: str = Field(description="下降 / 增长 / 提高 when the value is a change, else ''")
+    kind: Literal["target", "reported"]
+    year: int | None = Field(description="a target's deadline year")
+    period: str = Field(description="a reported figure's period, e.g. 2021年上半年")
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    quote: str
+    value_start: int
+    value_end: int
+    subject_start: int = Field(description="where the subject is named in the document; -1: only the title names it")
+    subject_end: int
+
+
+class TargetList(BaseModel):
+    total: int
+    targets: list[TargetOut]
 
 
 class UploadResponse(BaseModel):

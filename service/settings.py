@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     parse_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="wall time to parse one document")
     parse_memory_mb: int = Field(default=1024, ge=64, description="memory one parsing worker may add")
     parse_workers: int = Field(default=2, ge=1, le=64, description="documents parsed at once")
+    ocr: bool = Field(
+        default=True,
+        description="read scanned PDF pages and images (.png/.jpg) with OCR; off: such files are refused",
+    )
+    ocr_page_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="wall time to OCR one page, added to the document's parse time"
+    )
+    ocr_memory_mb: int = Field(default=1536, ge=0, description="memory a parsing worker may add once it starts OCR")
 
     # ---- optional generated answers (OpenAI-compatible chat endpoint) ----
     reader: Path | None = Field(
@@ -132,7 +140,14 @@ class Settings(BaseSettings):
         return self.storage().describe(self.index_dir)
 
     def parse_limits(self) -> ParseLimits:
-        return ParseLimits(timeout_s=self.parse_timeout_s, memory_mb=self.parse_memory_mb, workers=self.parse_workers)
+        return ParseLimits(
+            timeout_s=self.parse_timeout_s,
+            memory_mb=self.parse_memory_mb,
+            workers=self.parse_workers,
+            ocr=self.ocr,
+            ocr_page_timeout_s=self.ocr_page_timeout_s,
+            ocr_memory_mb=self.ocr_memory_mb,
+        )
 
     @model_validator(mode="after")
     def _llm_complete(self) -> Settings:

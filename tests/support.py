@@ -34,9 +34,14 @@ def open_engine(index_dir: Path, embedder: Embedder) -> Engine:
     return engine
 
 
-def make_pdf(pages: Sequence[Sequence[str]], title: str = "") -> bytes:
-    """A PDF whose pages hold these lines of (Chinese or any BMP) text in a text layer."""
-    chars = sorted({ch for page in pages for line in page for ch in line})
+Table = Sequence[Sequence[str]]  # rows of cells, the first row the header
+
+
+def make_pdf(pages: Sequence[Sequence[str | Table]], title: str = "") -> bytes:
+    """A PDF whose pages hold these lines of (Chinese or any BMP) text in a text
+    layer; an item that is a list of rows is drawn as a ruled table (cells
+    boxed by lines, as office software draws them)."""
+    chars = sorted({ch for page in pages for item in page for text in _strings(item) for ch in text})
     cid = {ch: i + 1 for i, ch in enumerate(chars)}
     objects: list[bytes] = []  # object n is objects[n - 1]
 
@@ -73,10 +78,13 @@ def make_pdf(pages: Sequence[Sequence[str]], title: str = "") -> bytes:
     )
     kids = []
     for page in pages:
-        ops = [b"BT /F1 12 Tf 14 TL 40 800 Td"]
-        for line in page:
-            ops.append(b"<%s> Tj T*" % b"".join(b"%04X" % cid[ch] for ch in line))
-        ops.append(b"ET")
+        if all(isinstance(item, str) for item in page):
+            ops = [b"BT /F1 12 Tf 14 TL 40 800 Td"]
+            for line in page:
+                ops.append(b"<%s> Tj T*" % b"".join(b"%04X" % cid[ch] for ch in line))
+            ops.append(b"ET")
+        else:
+            ops = _page_with_tables(page, cid)
         content = add(stream(b"\n".join(ops)))
         kids.append(
             add(
@@ -105,6 +113,36 @@ def make_pdf(pages: Sequence[Sequence[str]], title: str = "") -> bytes:
         % (len(objects) + 1, catalog, b"/Info %d 0 R " % info if info else b"", xref)
     )
     return out.getvalue()
+
+
+def _strings(item: str | Table) -> list[str]:
+    return [item] if isinstance(item, str) else [cell for row in item for cell in row]
+
+
+def _page_with_tables(page: Sequence[str | Table], cid: dict[str, int]) -> list[bytes]:
+    """Lines and ruled tables, top to bottom, each string placed where it goes (12 pt CJK, 1 em a character)."""
+    ops: list[bytes] = []
+    y = 800.0
+
+    def text(x: float, y: float, line: str) -> None:
+        ops.append(b"BT /F1 12 Tf 1 0 0 1 %.1f %.1f Tm <%s> Tj ET" % (x, y, b"".join(b"%04X" % cid[c] for c in line)))
+
+    for item in page:
+        if isinstance(item, str):
+            text(40, y, item)
+            y -= 14
+            continue
+        y -= 6
+        widths = [12.0 * max(len(row[c]) for row in item) + 16 for c in range(len(item[0]))]
+        for row in item:
+            x = 40.0
+            for width, cell in zip(widths, row, strict=True):
+                ops.append(b"%.1f %.1f %.1f 20 re S" % (x, y - 20, width))
+                text(x + 8, y - 15, cell)
+                x += width
+            y -= 20
+        y -= 20
+    return ops
 
 
 def make_scanned_pdf(pages: int = 1) -> bytes:

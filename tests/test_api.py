@@ -266,7 +266,8 @@ def test_upload_query_delete(make_client: AppFactory, name: str) -> None:
     assert r.status_code == 201, r.text
     doc = r.json()["document"]
     assert r.json()["status"] == "added"
-    assert doc["source"] == f"upload:{name}" and doc["metadata"] == {"region": "星河湾", "year": 2030}
+    pages = {"pages": [0]} if name.endswith(".pdf") else {}  # a PDF's page starts come with it
+    assert doc["source"] == f"upload:{name}" and doc["metadata"] == {"region": "星河湾", "year": 2030, **pages}
     assert doc["title"] == "星河湾数字港规划报告" and doc["chunks"] >= 1
 
     # visible to the next query, no restart
@@ -405,6 +406,63 @@ def test_filters_by_doc_id_source_and_metadata(make_client: AppFactory) -> None:
     assert not answer["found"] or all(cit["doc_id"] == b for cit in answer["citations"])
     nothing = c.post("/ask", json={"question": QUESTION, "filters": {"region": "无此地"}}).json()
     assert nothing["found"] is False and nothing["passages"] == []
+
+
+def official(number: str, issued_cn: str, body: str) -> bytes:
+    """A plain-text official document: red header, number, title, body, sign-off."""
+    return "\n".join(
+        ["重庆经济技术开发区管理委员会文件", number, "关于推进星河湾数字港建设的通知", *BODY, body,
+         "重庆经济技术开发区管理委员会", issued_cn]
+    ).encode("utf-8")  # fmt: skip
+
+
+def test_official_metadata_date_ranges_sorting_and_the_document_view(make_client: AppFactory) -> None:
+    c = make_client()
+    old = upload(c, "old.txt", official("渝经开管发〔2020〕7号", "2020年11月2日", "本通知自2021年1月1日起施行。"))
+    new = upload(
+        c,
+        "new.txt",
+        official("渝经开管发[2021]33号", "二〇二一年六月十八日", "本通知自印发之日起施行。"),
+        metadata={"issuer": "用户给定的机关"},  # what the user gives wins over what is read
+    )
+    old_id, new_id = old.json()["document"]["doc_id"], new.json()["document"]["doc_id"]
+    listed = {d["doc_id"]: d for d in c.get("/documents").json()["documents"]}
+    assert {k: listed[old_id][k] for k in ("doc_number", "issuer", "issued", "effective")} == {
+        "doc_number": "渝经开管发〔2020〕7号",
+        "issuer": "重庆经济技术开发区管理委员会",
+        "issued": "2020-11-02",
+        "effective": "2021-01-01",
+    }
+    assert listed[new_id]["issuer"] == "用户给定的机关" and listed[new_id]["issued"] == "2021-06-18"
+    assert listed[new_id]["effective"] == "2021-06-18"
+    assert all(d["issued"] is None for i, d in listed.items() if i not in (old_id, new_id))  # the seed news
+
+    def docs(filters: dict[str, Any], sort: str = "relevance") -> list[str]:
+        body = {"query": QUESTION, "k": 20, "filters": filters, "sort": sort}
+        r = c.post("/search", json=body)
+        assert r.status_code == 200, r.text
+        return list(dict.fromkeys(h["doc_id"] for h in r.json()["hits"]))
+
+    assert docs({"issued": {"gte": "2021-01-01", "lt": "2022-01-01"}}) == [new_id]
+    assert docs({"issued": {"lt": "2021-01-01"}}) == [old_id]
+    assert set(docs({"issued": {"gte": "2020-01-01"}})) == {old_id, new_id}
+    assert docs({"issued": {"gte": "2020-01-01"}}, sort="-issued") == [new_id, old_id]
+    assert docs({"issued": {"gte": "2020-01-01"}}, sort="issued") == [old_id, new_id]
+    assert docs({"source": "upload:"}, sort="-issued") == [new_id, old_id]
+    assert_error(c.post("/search", json={"query": "x", "filters": {"issued": {"after": "2021"}}}), 422)
+    assert_error(c.post("/search", json={"query": "x", "filters": {"issued": {"gte": "2021", "lt": 5}}}), 422)
+    assert_error(c.post("/search", json={"query": "x", "sort": "newest"}), 422)
+    answer = c.post("/ask", json={"question": QUESTION, "filters": {"issued": {"lt": "2021-01-01"}}}).json()
+    assert answer["found"] and {cit["doc_id"] for cit in answer["citations"]} == {old_id}
+
+    # The document view's data: the stored text every citation indexes into.
+    cited = answer["citations"][0]
+    detail = c.get(f"/documents/{cited['doc_id']}").json()
+    assert detail["text"][cited["start"] : cited["end"]] == cited["quote"]
+    assert detail["doc_number"] == "渝经开管发〔2020〕7号" and detail["pages"] is None
+    assert_error(c.get("/documents/0000000000000000"), 404, "document_not_found")
+    page = c.get(f"/doc/{old_id}")
+    assert page.status_code == 200 and "/static/doc.js" in page.text
 
 
 # ---- CORS ----

@@ -201,6 +201,71 @@ def test_page_answers_with_a_clickable_citation(page: Any, api: str) -> None:
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_citation_opens_the_document_view_at_its_span(page: Any, api: str) -> None:
+    """Click a citation's 查看原文: the document view opens (a new tab, so the
+    widget never navigates its host page) with the cited span highlighted,
+    scrolled into view, and its text equal to the quote."""
+    expect = sync_api.expect
+    page.goto(api + "/")
+    ask(page, QUESTION)
+    first = page.locator(".pqa-citations li").first
+    expect(first).to_contain_text(SEED_000, timeout=30_000)
+    quote = page.evaluate(
+        """async (q) => (await (await fetch('/ask', {method: 'POST', headers: {'Content-Type': 'application/json'},
+             body: JSON.stringify({question: q, k: 5})})).json()).citations[0]""",
+        QUESTION,
+    )
+    with page.context.expect_page() as opened:
+        first.locator("a.pqa-doc-link").click()
+    view = opened.value
+    view.wait_for_load_state()
+    assert view.url.endswith(f"/doc/{quote['doc_id']}#{quote['start']}-{quote['end']}")
+    cited = view.locator("#cited")
+    expect(cited).to_have_text(quote["quote"], timeout=15_000)
+    expect(cited).to_be_in_viewport()
+    assert view.evaluate("getComputedStyle(document.querySelector('#cited')).backgroundColor") != "rgba(0, 0, 0, 0)"
+    expect(view.locator("#doc-title")).not_to_have_text("原文")  # the document's own title
+    # the whole stored text is there: the span sits at its offsets
+    text = view.evaluate("document.querySelector('#doc-text').textContent")
+    assert text[quote["start"] : quote["end"]] == quote["quote"]
+    # a hit card's 原文 link goes to its passage's span
+    href = page.locator(".pqa-hit a.pqa-doc-link").first.get_attribute("href")
+    assert href and "/doc/" in href and "#" in href
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_targets_tab_filters_and_follows_a_row_to_its_span(page: Any, api: str) -> None:
+    expect = sync_api.expect
+    page.goto(api + "/")
+    page.click(".tab[data-tab='targets']")
+    expect(page.locator("#targets-panel")).to_be_visible()
+    expect(page.locator("#policyqa-app")).to_be_hidden()
+    rows = page.locator("#targets-table tbody tr")
+    expect(rows.first).to_be_visible(timeout=30_000)
+    assert rows.count() >= 4
+    page.fill("#targets-form input[name=indicator]", "数字经济占比")
+    page.select_option("#targets-form select[name=kind]", "target")
+    page.click("#targets-form button[type=submit]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("广阳湾智创生态城")
+    expect(rows.first).to_contain_text("35%")
+    expect(rows.first).to_contain_text("2025")
+    quote = rows.first.locator("a.target-link").get_attribute("title")
+    with page.context.expect_page() as opened:
+        rows.first.locator("a.target-link").click()
+    view = opened.value
+    view.wait_for_load_state()
+    cited = view.locator("#cited")
+    expect(cited).to_have_text(quote or "", timeout=15_000)
+    expect(cited).to_contain_text("数字经济增加值占GDP比重达35%")
+    expect(cited).to_be_in_viewport()
+    with page.expect_download() as download:  # the export holds the filtered rows
+        page.click("#targets-csv")
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("subject,indicator,value") and len(lines) == 2 and "广阳湾智创生态城" in lines[1]
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_page_not_found_empty_and_error_messages(page: Any, api: str) -> None:
     expect = sync_api.expect
     page.goto(api + "/")

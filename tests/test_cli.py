@@ -72,6 +72,10 @@ def cli_index(tmp_path_factory: pytest.TempPathFactory, seed_index: Path) -> Pat
         (["search", "数字经济", "--mode", "fuzzy"], "lexical, dense, hybrid"),
         (["search", "数字经济", "--fusion", "max"], "weighted"),
         (["search", "数字经济", "--filter", "novalue"], "KEY=VALUE"),
+        (["search", "数字经济", "--filter", "issued>=2021-01-01", "--filter", "issued=2021-06-18"], "both a value"),
+        (["search", "数字经济", "--filter", "issued>=2021-01-01", "--filter", "issued<5"], "is a date"),
+        (["search", "数字经济", "--filter", "level>=1", "--filter", "level<high"], "all strings"),
+        (["search", "数字经济", "--sort", "newest"], "-issued"),
         (["search", "数字经济", "--queries", "/nonexistent/q.txt"], "give either"),
     ],
 )
@@ -98,6 +102,30 @@ def test_search_json_and_batch(cli_index: Path, tmp_path: Path) -> None:
     lines = proc.stdout.strip().splitlines()
     queries = ["数字经济", "Which park targets a 35% digital-economy share?"]
     assert [json.loads(line)["query"] for line in lines] == queries
+
+
+def test_date_range_filters_and_sorting(tmp_path: Path, usem: UsemEmbedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, number, issued in (
+        ("old.txt", "渝府发〔2020〕3号", "2020年5月6日"),
+        ("new.txt", "渝府发〔2021〕9号", "2021年7月8日"),
+    ):
+        lines = ["重庆市人民政府文件", number, "关于建设数字经济示范区的通知", "到2025年，数字经济增加值占比达到40%。"]
+        (docs / name).write_text("\n".join([*lines, "重庆市人民政府", issued]), encoding="utf-8")
+    index = str(tmp_path / "index")
+    assert run("ingest", str(docs), "--index-dir", index, cwd=tmp_path).returncode == 0
+
+    def sources(*args: str) -> list[str]:
+        proc = run("search", "数字经济示范区", "--json", "--index-dir", index, *args, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        return list(dict.fromkeys(Path(h["source"]).name for h in json.loads(proc.stdout)["hits"]))
+
+    assert sources("--filter", "issued>=2021-01-01", "--filter", "issued<2022-01-01") == ["new.txt"]
+    assert sources("--filter", "issued<2021-01-01") == ["old.txt"]
+    assert sources("--sort=-issued") == ["new.txt", "old.txt"]
+    assert sources("--sort", "issued") == ["old.txt", "new.txt"]
+    assert sources("--filter", "doc_number=渝府发〔2021〕9号") == ["new.txt"]
 
 
 def test_human_output_is_a_ranked_list(cli_index: Path, tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def one_line_naming(exc: pytest.ExceptionInfo[IngestError], name: str) -> None:
 
 
 def test_supported_suffixes_come_from_the_parser_registry() -> None:
-    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
+    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".pdf", ".docx", ".html", ".htm", ".png", ".jpg", ".jpeg")
     assert tuple(PARSERS) == SUPPORTED_SUFFIXES
 
 

@@ -150,4 +150,4 @@ def test_method_not_allowed_names_every_method_of_the_path(
         assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
         assert {"GET", "POST"} <= set(r.headers["allow"].replace(" ", "").split(","))
         assert "PUT" not in r.headers["allow"]
-        assert client.put("/documents/x").headers["allow"].replace(" ", "") == "DELETE"
+        assert set(client.put("/documents/x").headers["allow"].replace(" ", "").split(",")) == {"DELETE", "GET"}

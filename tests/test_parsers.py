@@ -87,13 +87,12 @@ def test_docx_paragraphs_headings_tables_in_order() -> None:
     parsed = parse_docx(data, "plan.docx")
     assert parsed.title == "文档标题"
     assert parsed.headings == ("一、总体要求",)
-    # one paragraph per block and per table row, cells a space apart
+    # one paragraph per block and per table row, each cell under its header (index/tables.py)
     assert parsed.text.split("\n\n\n") == [
         "一、总体要求",
         "第一段。数字经济加快发展。",
         "第二段",
-        "指标 2025年目标",
-        "数字经济占比 35%",
+        "指标：数字经济占比；2025年目标：35%",
     ]
 
 
@@ -152,8 +151,7 @@ def test_html_visible_text_blocks_headings_title() -> None:
         "乙",
         "丙",
         "丁",
-        "年份 产值",
-        "2021 208.2亿元",
+        "年份：2021；产值：208.2亿元",  # a table row, each cell under its header
     ]
     assert "不该出现" not in parsed.text and "color" not in parsed.text
 

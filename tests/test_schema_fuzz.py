@@ -49,6 +49,9 @@ OPERATIONS = [
     ("GET", "/documents"),
     ("POST", "/documents"),
     ("DELETE", "/documents/{doc_id}"),
+    ("GET", "/documents/{doc_id}"),
+    ("GET", "/targets"),
+    ("GET", "/targets.csv"),
     ("GET", "/health"),
 ]
 POSITIVE, NEGATIVE = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE

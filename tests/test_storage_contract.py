@@ -154,6 +154,34 @@ def test_filters_on_id_source_prefix_and_metadata(engine: Engine) -> None:
     assert found({"kind": "nothing"}) == set()
 
 
+def test_date_and_number_ranges_filter_alike(engine: Engine) -> None:
+    text = "本区推进绿色低碳发展，建设零碳产业园。"
+    engine.apply([
+        _doc("d1", text, "x/one.md", issued="2020-12-31", score=3),
+        _doc("d2", text, "x/two.md", issued="2021-01-01", score=4.5),
+        _doc("d3", text, "x/three.md", issued="2021-12-31", score="5"),
+        _doc("d4", text, "x/four.md", issued="2022-01-01"),
+        _doc("d5", text, "x/five.md"),
+        *(_doc(f"f{i}", filler, f"other/filler-{i}.md") for i, filler in enumerate(FILLER)),
+    ])  # fmt: skip
+
+    def found(raw: dict, mode: str = "hybrid") -> set[str]:
+        return {h.chunk.doc_id for h in engine.search("零碳产业园", k=20, mode=mode, filters=Filters.parse(raw)).hits}
+
+    year_2021 = {"issued": {"gte": "2021-01-01", "lt": "2022-01-01"}}
+    for mode in ("lexical", "dense", "hybrid"):
+        assert found(year_2021, mode) == {"d2", "d3"}
+    assert found({"issued": {"gt": "2021-01-01"}}) == {"d3", "d4"}
+    assert found({"issued": {"lte": "2021-01-01"}, "source": "x/"}) == {"d1", "d2"}
+    # Numbers compare as numbers; a string value is not a number ("5" stays out), a missing key matches nothing.
+    assert found({"score": {"gte": 3, "lt": 5}}) == {"d1", "d2"}
+    assert found({"score": {"gt": 4}}) == {"d2"}
+    with pytest.raises(InputError, match="gt, gte, lt or lte"):
+        Filters.parse({"issued": {"after": "2021"}})
+    with pytest.raises(InputError, match="all strings"):
+        Filters.parse({"issued": {"gte": "2021-01-01", "lt": 2022}})
+
+
 def test_persists_and_reopens_with_the_same_answers(tmp_path: Path, kind: BackendKind, usem, seed_copy: Path) -> None:
     first = _engine(tmp_path / "index", kind, usem)
     first.ingest([seed_copy], names_from=seed_copy.parent)

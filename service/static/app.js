@@ -210,7 +210,8 @@
         var link = el("a", { href: "#", className: "pqa-cite-source", text: "《" + c.title + "》" });
         link.addEventListener("click", function (e) { e.preventDefault(); show(c); });
         citations.appendChild(el("li", { value: String(c.n) }, [
-          link, el("span", { className: "pqa-source", text: " " + c.source + "，第 " + c.start + "–" + c.end + " 字" })
+          link, el("span", { className: "pqa-source", text: " " + c.source + "，第 " + c.start + "–" + c.end + " 字 " }),
+          docLink(c.doc_id, c.start, c.end, "查看原文")
         ]));
       });
     }
@@ -227,6 +228,15 @@
       item.scrollIntoView({ behavior: "smooth", block: "center" });
     }
 
+    // The document view with the span [start, end) highlighted, in a new tab
+    // (the widget must not navigate its host page away).
+    function docLink(docId, start, end, label) {
+      return el("a", {
+        className: "pqa-doc-link", href: api + "/doc/" + encodeURIComponent(docId) + "#" + start + "-" + end,
+        target: "_blank", rel: "noopener", text: label
+      });
+    }
+
     function card(hit, rank) {
       var text = el("p", { className: "pqa-text" });
       fill(text, hit, null);
@@ -238,7 +248,9 @@
           el("span", { className: "pqa-rank", text: String(rank) }),
           el("strong", { className: "pqa-title", text: hit.title })
         ]),
-        el("div", { className: "pqa-meta", text: meta.join(" · ") }),
+        el("div", { className: "pqa-meta" }, [
+          document.createTextNode(meta.join(" · ") + " · "), docLink(hit.doc_id, hit.start, hit.end, "原文")
+        ]),
         text
       ]);
       item.setAttribute("data-passage", JSON.stringify({ text: hit.text, start: hit.start, highlights: hit.highlights || [] }));
