@@ -182,6 +182,15 @@ def test_date_and_number_ranges_filter_alike(engine: Engine) -> None:
         Filters.parse({"issued": {"gte": "2021-01-01", "lt": 2022}})
 
 
+def test_the_targets_table_follows_the_documents_on_either_backend(engine: Engine) -> None:
+    engine.apply([_doc("plan", "到2025年，两江新区数字经济增加值占比达到40%。", "x/plan.md")])
+    assert [(r.subject, r.value, r.year) for r in engine.targets()] == [("两江新区", 40.0, 2025)]
+    engine.apply([_doc("plan", "到2030年，两江新区数字经济增加值占比达到50%。", "x/plan.md")])
+    assert [(r.value, r.year) for r in engine.targets(indicator="数字经济占比")] == [(50.0, 2030)]
+    engine.apply([], remove=["plan"])
+    assert engine.targets() == []
+
+
 def test_persists_and_reopens_with_the_same_answers(tmp_path: Path, kind: BackendKind, usem, seed_copy: Path) -> None:
     first = _engine(tmp_path / "index", kind, usem)
     first.ingest([seed_copy], names_from=seed_copy.parent)
