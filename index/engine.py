@@ -148,7 +148,6 @@ class Engine:
         self._bridge: Bridge | None = None
         self._bridge_version: str | None = None
         self._target_store = TargetStore(targets_path)
-        self._targets_version: str | None = None
         self._targets_cache: tuple[str, list[TargetRecord]] | None = None
         if backend.exists():
             self._check_compatible(backend.manifest())
@@ -249,9 +248,8 @@ class Engine:
                 found = extract_targets(view.document_text(d.doc_id), d.doc_id, d.title, self.tokenizer.tag)
                 self._target_store.put(d.doc_id, d.fingerprint, found)
             records += found
-        if self._targets_version != view.version:  # forget the versions of documents this one no longer holds
-            self._target_store.keep_only((d.doc_id, d.fingerprint) for d in docs)
-            self._targets_version = view.version
+        # a new version: forget the versions of documents it no longer holds
+        self._target_store.keep_only((d.doc_id, d.fingerprint) for d in docs)
         self._targets_cache = (view.version, records)
         return select_targets(records, self.tokenizer.tokenize, indicator, subject, year, kind)
 

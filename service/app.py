@@ -23,6 +23,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
@@ -63,6 +64,7 @@ from policyqa.index.ingest import SUPPORTED_SUFFIXES, UPLOAD_SCHEME, document_fr
 from policyqa.index.official_meta import FIELDS as OFFICIAL_FIELDS
 from policyqa.index.official_meta import sort_by_date
 from policyqa.index.reader import open_reader
+from policyqa.index.targets import Record as TargetRecord
 from policyqa.index.targets import to_csv as targets_csv
 from policyqa.index.types import Document, Hit
 
@@ -297,9 +299,8 @@ class Service:
         docs = self.engine.documents()
         return DocumentList(total=len(docs), documents=[_document_out(d) for d in docs])
 
-    def targets(self, indicator: str | None, subject: str | None, year: int | None, kind: str | None) -> TargetList:
-        records = self.engine.targets(indicator=indicator, subject=subject, year=year, kind=kind)
-        return TargetList(total=len(records), targets=[TargetOut(**r.to_dict()) for r in records])
+    def targets(self, query: TargetQuery) -> list[TargetRecord]:
+        return self.engine.targets(indicator=query.indicator, subject=query.subject, year=query.year, kind=query.kind)
 
     def document(self, doc_id: str) -> DocumentDetail:
         found = self.engine.document_with_text(doc_id)
@@ -405,19 +406,40 @@ YearParam = Annotated[
     int | None, Query(ge=1900, le=2200, description="a target's deadline year or a reported period's year")
 ]
 KindParam = Annotated[Literal["target", "reported"] | None, Query()]
-TARGET_PARAMS = frozenset({"indicator", "subject", "year", "kind"})
 
 
-def known_target_params(request: Request) -> None:
-    """Refuse a query parameter GET /targets does not take (a misspelt filter
-    would otherwise be ignored and list everything), an empty name included,
-    and one given twice (only one value would count)."""
+@dataclass(frozen=True)
+class TargetQuery:
+    indicator: str | None
+    subject: str | None
+    year: int | None
+    kind: str | None
+
+
+TARGET_PARAMS = frozenset(f.name for f in fields(TargetQuery))
+
+
+def target_query(
+    request: Request,
+    indicator: IndicatorParam = None,
+    subject: SubjectParam = None,
+    year: YearParam = None,
+    kind: KindParam = None,
+) -> TargetQuery:
+    """The filters of GET /targets and /targets.csv. A parameter they do not take
+    is refused (a misspelt filter would otherwise be ignored and list
+    everything), an empty name included, and so is one given twice (only one
+    value would count)."""
     names = [name for name, _ in parse_qsl(request.url.query, keep_blank_values=True)]
     for name in names:
         if name not in TARGET_PARAMS:
             raise InputError(f"unknown parameter {name!r}: GET /targets takes {', '.join(sorted(TARGET_PARAMS))}")
         if names.count(name) > 1:
             raise InputError(f"parameter {name!r} is given {names.count(name)} times: give it once")
+    return TargetQuery(indicator, subject, year, kind)
+
+
+TargetQueryDep = Annotated[TargetQuery, Depends(target_query)]
 
 
 def _plain_filters(request: SearchRequest | AskRequest) -> dict[str, Any] | None:
@@ -706,40 +728,28 @@ def _add_routes(app: FastAPI, keys: bool) -> None:
     @app.get(
         "/targets",
         response_model=TargetList,
-        dependencies=[*protected, Depends(known_target_params)],
+        dependencies=protected,
         responses=error_responses(422, 503, keys=keys),
         tags=["targets"],
     )
-    def list_targets(
-        service: ServiceDep,
-        indicator: IndicatorParam = None,
-        subject: SubjectParam = None,
-        year: YearParam = None,
-        kind: KindParam = None,
-    ) -> TargetList:
+    def list_targets(service: ServiceDep, query: TargetQueryDep) -> TargetList:
         """Every target and reported figure the documents state, each citing its sentence;
         only those matching every given filter (`indicator` in any wording: 数字经济占比 finds
         数字经济增加值占GDP比重; `subject` a part of the zone's name)."""
-        return service.targets(indicator, subject, year, kind)
+        records = service.targets(query)
+        return TargetList(total=len(records), targets=[TargetOut(**r.to_dict()) for r in records])
 
     @app.get(
         "/targets.csv",
         response_class=Response,
-        dependencies=[*protected, Depends(known_target_params)],
+        dependencies=protected,
         responses={200: {"content": {"text/csv": {}}}, **error_responses(422, 503, keys=keys)},
         tags=["targets"],
     )
-    def export_targets(
-        service: ServiceDep,
-        indicator: IndicatorParam = None,
-        subject: SubjectParam = None,
-        year: YearParam = None,
-        kind: KindParam = None,
-    ) -> Response:
+    def export_targets(service: ServiceDep, query: TargetQueryDep) -> Response:
         """The same rows as GET /targets, as a CSV file (UTF-8 with a byte-order mark, for spreadsheets)."""
-        records = service.engine.targets(indicator, subject, year, kind)
         return Response(
-            "\ufeff" + targets_csv(records),
+            "\ufeff" + targets_csv(service.targets(query)),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="targets.csv"'},
         )
