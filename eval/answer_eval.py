@@ -68,6 +68,11 @@ def fold_of(position: int, folds: int = FOLDS) -> int:
     return (position // 10) % folds
 
 
+def fold_models_path(folds_dir: Path, fold: int) -> Path:
+    """Where `python -m policyqa.eval.fit_answerer` writes the answer models fitted without `fold`."""
+    return Path(folds_dir) / f"answer-models-without-{fold}of{FOLDS}.json"
+
+
 def answer_split(position: int) -> str:
     """The answer models are fitted on paragraphs 0, 5, 10, 15, ... (a fifth, twice
     the retrieval tuning's dev split, since three models are fitted); every other
@@ -306,18 +311,21 @@ def run_cmrc(
     source: Path,
     docs: Sequence[Document],
     questions: Sequence[Question],
-    make_answerer: Callable[[Engine], AnswerFn],
+    make_answerer: Callable[[Engine, int], AnswerFn],
     cache_dir: Path,
     open_engine: Callable[[Path], Engine],
     progress: Progress | None = None,
 ) -> list[AnswerRow]:
     """Each question twice: present (`engine`, whose index is at `source`) and
-    absent (its fold's index, a copy of `source` less the fold)."""
+    absent (its fold's index, a copy of `source` less the fold); both answered
+    by `make_answerer(engine, fold)`, which gives the answerer whose models were
+    fitted without the question's fold."""
     fold_engines = absent_engines(source, docs, cache_dir, open_engine, progress=progress)
     fold = {d.doc_id: fold_of(i) for i, d in enumerate(docs)}
     step = _counting(progress, "ask", 2 * len(questions))
-    rows = ask_all(make_answerer(engine), questions, "cmrc2018", "present", step)
+    rows: list[AnswerRow] = []
     for f, fold_engine in enumerate(fold_engines):
         chosen = [q for q in questions if fold[q.gold_doc] == f]
-        rows += ask_all(make_answerer(fold_engine), chosen, "cmrc2018", "absent", step)
+        rows += ask_all(make_answerer(engine, f), chosen, "cmrc2018", "present", step)
+        rows += ask_all(make_answerer(fold_engine, f), chosen, "cmrc2018", "absent", step)
     return rows

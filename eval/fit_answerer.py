@@ -1,21 +1,28 @@
-"""Refit the answerer's three models (index/resources/answer_model.json).
+"""Refit the answerer's three models (index/resources/answer_model.json), and
+the five cross-fitted copies that `policyqa eval --task answer --dataset cmrc2018` scores with.
 
-    python -m policyqa.eval.fit_answerer [--out PATH] [--folds 5]
+    python -m policyqa.eval.fit_answerer [--out PATH] [--folds-dir DIR]
 
-Data (never a held-out question):
-- CMRC 2018 fit paragraphs (every fifth paragraph, `answer_eval.answer_split`), each
-  question asked twice: present (full index) and absent (an index without its
-  fold of paragraphs, as `policyqa eval --task answer` builds them);
-- the seed set's dev questions (present) and unanswerable dev questions (absent).
+Data:
+- every CMRC 2018 question, asked twice: present (full index) and absent (an
+  index without its fold of paragraphs, as `policyqa eval --task answer` builds them);
+- the seed set's dev questions (present) and unanswerable dev questions (absent);
+  the seed held-out questions are never fitted on.
 
-Each model is a scikit-learn LogisticRegression on standardized features (the
-sentence model fitted on pairs of one question's sentences, then Platt-scaled
-into a probability), scored by GroupKFold cross-validation with the paragraph
-(or seed report) as the group, so no paragraph is in both the fit and the score
-of a fold. The thresholds are chosen on those out-of-fold probabilities; the
-saved models are then fitted on all of the data. Prints every figure it chose
-by. About 3 minutes on 2 cores, with the CMRC index that `policyqa eval
---dataset cmrc2018` builds.
+Cross-fitting by paragraph: the CMRC paragraphs fall into the five folds of
+`answer_eval.fold_of` (blocks of ten paragraphs, the folds the absent condition
+leaves out). For each fold, the three models are fitted on the other four folds
+(and the seed dev rows) and score that fold's questions, so every CMRC question
+is answered by models that never saw its paragraph; those out-of-fold scores
+choose the thresholds, the quote ratio's report and the figures printed here.
+The shipped models are then fitted on all of the data. Stages feed each other
+out of fold too: the decision and the span are fitted on sentence scores the
+sentence model gave without seeing the question's fold.
+
+Models: the sentence ranker is scikit-learn's HistGradientBoostingClassifier
+(exported as its trees' nodes, index/answer_model.py TreeModel); the decision
+and the span are standardized LogisticRegressions. About 15 minutes on 2 cores,
+with the CMRC index that `policyqa eval --dataset cmrc2018` builds.
 """
 
 from __future__ import annotations
@@ -23,35 +30,59 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import zlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 
-from policyqa.index.answer import DECISION_FEATURES, SENTENCE_FEATURES, Analysis, ExtractiveAnswerer
-from policyqa.index.answer_model import DEFAULT_MODEL_PATH, AnswerModels, LinearModel
+from policyqa.index.answer import DECISION_FEATURES, SENTENCE_FEATURES, Analysis, AnswerConfig, ExtractiveAnswerer
+from policyqa.index.answer_model import DEFAULT_MODEL_PATH, AnswerModels, LinearModel, Model, TreeModel
 from policyqa.index.engine import Engine
 from policyqa.index.short_answer import SPAN_FEATURES
 
-from .answer_eval import absent_engines, fold_of, load_unanswerable, with_answer_splits
+from .answer_eval import FOLDS, absent_engines, fold_models_path, fold_of, load_unanswerable, with_answer_splits
 from .datasets import Question, default_cmrc_path, load_cmrc2018, load_questions
 from .metrics import answer_in_quotes, cmrc_f1
 from .suite import SEED_CORPUS, SEED_QUESTIONS
 
 UNANSWERABLE = SEED_QUESTIONS.with_name("unanswerable.jsonl")
-SPAN_LABEL_F1 = 0.5
-# Seed rows count this many times in the fits: they are the product's own kind of
-# text (long hard-wrapped reports, English questions), a few dozen against CMRC's ~1,300.
-SEED_WEIGHT = 5.0  # a span counts as the short answer when its CMRC F1 with the gold is at least this
+SPAN_LABEL_F1 = 0.5  # a span counts as the short answer when its CMRC F1 with the gold is at least this
+# The seed rows' share of each fit's total weight: they are the product's own kind of text
+# (long hard-wrapped reports, English questions), a few dozen questions against CMRC's 3,219.
+# 0.2 is the share they had in the decision's fit before cross-fitting (5x weight against the
+# CMRC fit split). Out of fold on CMRC, a share of about 0.05 (5x weights after cross-fitting)
+# gives answer hit / abstention 0.870 / 0.872 and 0.15 gives 0.864 / 0.866, while the seed dev
+# refusals out of fold rise from 6 of 16 to 8 of 16.
+SEED_SHARE = 0.2
+# The sentence ranker's trees: settings compared out of fold on the CMRC folds (top-1
+# sentence 0.806-0.809 for 400-800 trees of 15-31 leaves, 0.783 for 200 of 8; a
+# linear ranker on the same rows 0.769), the smallest of the best kept.
+TREES = {"learning_rate": 0.05, "max_iter": 400, "max_leaf_nodes": 15, "l2_regularization": 1.0, "random_state": 0}
+# Quotes per answer may not exceed the hand-set answerer's (1.71 on CMRC held out):
+# hits must come from choosing, not from quoting more.
+MAX_MEAN_QUOTES = 1.71
+
+
+class Row:
+    """One question asked in one condition, with the fold whose models score it."""
+
+    def __init__(self, q: Question, condition: str, analysis: Analysis, answerer: ExtractiveAnswerer, fold: int):
+        self.q, self.condition, self.analysis, self.answerer, self.fold = q, condition, analysis, answerer, fold
+
+    @property
+    def cmrc(self) -> bool:
+        return self.q.kind == "cmrc"
+
 
 
 def prior_models() -> AnswerModels:
-    """Starting weights for the first pass: only the sentence scores matter there
+    """Starting weights for the analysis pass: only the sentence scores matter there
     (to order candidates); every feature is recomputed and refitted after it."""
 
     def flat(features: tuple[str, ...], weights: dict[str, float]) -> LinearModel:
@@ -65,95 +96,14 @@ def prior_models() -> AnswerModels:
     )
 
 
-def _linear(
-    features: tuple[str, ...], mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: float
-) -> LinearModel:
-    return LinearModel(features, tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, coef)), intercept)
+def _seed_fold(q: Question) -> int:
+    """Seed rows get a fold by report (or, unanswerable, by question), so they are scored out of fold too."""
+    key = q.gold_doc if q.gold_doc != "-" else q.qid
+    return zlib.crc32(key.encode("utf-8")) % FOLDS
 
 
-def _report(model: LinearModel, name: str, y: np.ndarray, oof: np.ndarray) -> LinearModel:
-    """Print the out-of-fold AUC and every weight, per unit and per standard deviation."""
-    auc = roc_auc_score(y, oof) if 0 < y.sum() < len(y) else float("nan")
-    print(f"{name}: {len(y)} rows, {int(y.sum())} positive, out-of-fold AUC {auc:.3f}")
-    for f, c, s in zip(model.features, model.coef, model.scale, strict=True):
-        print(f"    {f:<18} {c / s:+.3f} per unit ({c:+.3f} per sd)")
-    return model
-
-
-def fit_linear(
-    x: np.ndarray,
-    y: np.ndarray,
-    groups: np.ndarray,
-    features: tuple[str, ...],
-    folds: int,
-    name: str,
-    weights: np.ndarray | None = None,
-) -> tuple[LinearModel, np.ndarray]:
-    """A standardized logistic regression on all rows, and out-of-fold probabilities by group."""
-    w = np.ones(len(y)) if weights is None else weights
-    oof = np.zeros(len(y))
-    for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
-        scaler = StandardScaler().fit(x[train])
-        model = LogisticRegression(C=1.0, max_iter=2000).fit(
-            scaler.transform(x[train]), y[train], sample_weight=w[train]
-        )
-        oof[test] = model.predict_proba(scaler.transform(x[test]))[:, 1]
-    scaler = StandardScaler().fit(x)
-    model = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(x), y, sample_weight=w)
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    linear = _linear(features, scaler.mean_, scale, model.coef_[0], float(model.intercept_[0]))
-    return _report(linear, name, y, oof), oof
-
-
-def fit_ranking(
-    x: np.ndarray,
-    y: np.ndarray,
-    groups: np.ndarray,
-    questions: np.ndarray,
-    features: tuple[str, ...],
-    folds: int,
-    name: str,
-    weights: np.ndarray,
-) -> tuple[LinearModel, np.ndarray]:
-    """A sentence ranker: logistic regression on the differences between an answering
-    and a non-answering sentence of the same question (what matters is which of a
-    question's sentences wins), then a one-feature logistic regression that turns
-    its score into a probability (Platt scaling), so the decision can read it."""
-
-    def fit(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-        mean, scale = x[rows].mean(axis=0), x[rows].std(axis=0)
-        scale = np.where(scale > 0, scale, 1.0)
-        z = (x - mean) / scale
-        diffs, labels, pair_weights = [], [], []
-        by_question: dict[str, list[int]] = {}
-        for i in rows:
-            by_question.setdefault(str(questions[i]), []).append(int(i))
-        for members in by_question.values():
-            pos = [i for i in members if y[i]]
-            neg = [i for i in members if not y[i]]
-            for i in pos:
-                for j in neg:
-                    diffs += [z[i] - z[j], z[j] - z[i]]
-                    labels += [1, 0]
-                    pair_weights += [weights[i], weights[i]]
-        ranker = LogisticRegression(C=1.0, max_iter=2000, fit_intercept=False)
-        ranker.fit(np.asarray(diffs), np.asarray(labels), sample_weight=np.asarray(pair_weights))
-        w = ranker.coef_[0]
-        platt = LogisticRegression(C=1.0, max_iter=2000).fit(
-            (z[rows] @ w)[:, None], y[rows], sample_weight=weights[rows]
-        )
-        return mean, scale, w * platt.coef_[0][0], float(platt.intercept_[0])
-
-    oof = np.zeros(len(y))
-    for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
-        mean, scale, coef, intercept = fit(train)
-        oof[test] = 1.0 / (1.0 + np.exp(-(intercept + ((x[test] - mean) / scale) @ coef)))
-    mean, scale, coef, intercept = fit(np.arange(len(y)))
-    return _report(_linear(features, mean, scale, coef, intercept), f"{name} (ranked by pairs)", y, oof), oof
-
-
-def collect(args: argparse.Namespace) -> list[tuple[Question, str, Analysis, ExtractiveAnswerer]]:
-    """Every fit question analysed: (question, condition, analysis, answerer)."""
+def collect(args: argparse.Namespace) -> list[Row]:
+    """Every fit question analysed, present and absent."""
     rows = []
     prior = prior_models()
     seed = Engine.open(args.cache_dir / "seed-usem3")
@@ -161,10 +111,10 @@ def collect(args: argparse.Namespace) -> list[tuple[Question, str, Analysis, Ext
     seed_answerer = ExtractiveAnswerer(seed, models=prior)
     for q in load_questions(SEED_QUESTIONS):
         if q.split == "dev":
-            rows.append((q, "present", seed_answerer.analyze(q.question), seed_answerer))
+            rows.append(Row(q, "present", seed_answerer.analyze(q.question), seed_answerer, _seed_fold(q)))
     for q in load_unanswerable(UNANSWERABLE):
         if q.split == "dev":
-            rows.append((q, "absent", seed_answerer.analyze(q.question), seed_answerer))
+            rows.append(Row(q, "absent", seed_answerer.analyze(q.question), seed_answerer, _seed_fold(q)))
     docs, questions = load_cmrc2018(default_cmrc_path())
     questions = with_answer_splits(docs, questions)
     full_dir = args.cache_dir / "cmrc2018-usem3"
@@ -175,56 +125,126 @@ def collect(args: argparse.Namespace) -> list[tuple[Question, str, Analysis, Ext
     fold = {d.doc_id: fold_of(i) for i, d in enumerate(docs)}
     full_answerer = ExtractiveAnswerer(full, models=prior)
     fold_answerers = [ExtractiveAnswerer(e, models=prior) for e in folds]
-    dev = [q for q in questions if q.split == "dev"]
     started = time.perf_counter()
-    for i, q in enumerate(dev, start=1):
-        rows.append((q, "present", full_answerer.analyze(q.question), full_answerer))
-        absent = fold_answerers[fold[q.gold_doc]]
-        rows.append((q, "absent", absent.analyze(q.question), absent))
-        if i % 100 == 0:
-            print(f"  analysed {i}/{len(dev)} CMRC dev questions ({time.perf_counter() - started:.0f} s)", flush=True)
+    for i, q in enumerate(questions, start=1):
+        f = fold[q.gold_doc]
+        rows.append(Row(q, "present", full_answerer.analyze(q.question), full_answerer, f))
+        rows.append(Row(q, "absent", fold_answerers[f].analyze(q.question), fold_answerers[f], f))
+        if i % 200 == 0:
+            print(f"  analysed {i}/{len(questions)} CMRC questions ({time.perf_counter() - started:.0f} s)", flush=True)
     return rows
 
 
-def print_top_k(rows: list[Any], oof: np.ndarray, labels: np.ndarray) -> None:
-    """How often the gold answer is in the top 1/2/3 sentences by out-of-fold score (CMRC present)."""
-    at, hits = 0, {1: 0, 2: 0, 3: 0}
-    n = 0
-    for q, condition, analysis, _ in rows:
-        if condition != "present" or not analysis.candidates:
-            continue
-        size = len(analysis.candidates)
-        if q.kind == "cmrc":
-            order = np.argsort(-oof[at : at + size], kind="stable")
-            for k in hits:
-                hits[k] += bool(labels[at : at + size][order[:k]].any())
-            n += 1
-        at += size
-    print("  out of fold, gold in the top k sentences: " + ", ".join(f"k={k} {v / n:.3f}" for k, v in hits.items()))
+def seed_weights(rows: list[Row]) -> np.ndarray:
+    """Weight 1 for each CMRC row; the seed rows together weigh SEED_SHARE of the total."""
+    seed = np.array([not r.cmrc for r in rows])
+    if not seed.any() or seed.all():
+        return np.ones(len(rows))
+    return np.where(seed, SEED_SHARE / (1 - SEED_SHARE) * (~seed).sum() / seed.sum(), 1.0)
 
 
-def print_follow_ratios(rows: list[Any]) -> None:
-    """Quotes per answer and how often they hold the gold answer (CMRC present, in
-    sample), for several values of AnswerConfig.follow_ratio."""
-    from policyqa.index.answer import AnswerConfig
-
-    present = [(q, a, r) for q, c, a, r in rows if c == "present" and q.kind == "cmrc" and a.candidates]
-    for ratio in (0.25, 0.4, 0.5, 0.6, 0.8):
-        any_answerer = present[0][2]  # select() reads only the config
-        selector = ExtractiveAnswerer(any_answerer.engine, AnswerConfig(follow_ratio=ratio), any_answerer.models)
-        quotes, hits = [], []
-        for q, analysis, _ in present:
-            chosen = selector.select(analysis.candidates)
-            quotes.append(len(chosen))
-            hits.append(any(answer_in_quotes(g, [c.text for c in chosen]) for g in q.all_answers))
-        print(f"  follow_ratio {ratio}: {np.mean(quotes):.2f} quotes per answer, gold in them {np.mean(hits):.3f}")
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
 
 
-def rescore(analysis: Analysis, model: LinearModel) -> None:
+def fit_linear(x: np.ndarray, y: np.ndarray, weights: np.ndarray, features: tuple[str, ...]) -> LinearModel:
+    """A standardized logistic regression."""
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(C=1.0, max_iter=3000).fit(scaler.transform(x), y, sample_weight=weights)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    return LinearModel(
+        features,
+        tuple(map(float, scaler.mean_)),
+        tuple(map(float, scale)),
+        tuple(map(float, model.coef_[0])),
+        float(model.intercept_[0]),
+    )
+
+
+def fit_trees(x: np.ndarray, y: np.ndarray, weights: np.ndarray, features: tuple[str, ...]) -> TreeModel:
+    """scikit-learn's HistGradientBoostingClassifier, exported as its trees' nodes (no pickle)."""
+    model = HistGradientBoostingClassifier(**TREES).fit(x, y, sample_weight=weights)
+    roots, feature, split, left, right, value = [], [], [], [], [], []
+    for (predictor,) in model._predictors:  # one tree per iteration (binary)
+        nodes, offset = predictor.nodes, len(value)
+        roots.append(offset)
+        leaf = nodes["is_leaf"].astype(bool)
+        feature += np.where(leaf, 0, nodes["feature_idx"]).tolist()
+        split += np.where(leaf, 0.0, nodes["num_threshold"]).tolist()
+        left += np.where(leaf, -1, nodes["left"].astype(np.int64) + offset).tolist()
+        right += np.where(leaf, -1, nodes["right"].astype(np.int64) + offset).tolist()
+        value += nodes["value"].tolist()
+    return TreeModel(
+        features,
+        float(np.ravel(model._baseline_prediction)[0]),
+        np.asarray(roots),
+        np.asarray(feature),
+        np.asarray(split),
+        np.asarray(left),
+        np.asarray(right),
+        np.asarray(value),
+    )
+
+
+def cross_fit(
+    fit: Any, x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: np.ndarray, features: tuple[str, ...], name: str
+) -> tuple[list[Model], Model, np.ndarray]:
+    """One model per fold (fitted without it), one on everything, and the out-of-fold probabilities."""
+    per_fold, oof = [], np.zeros(len(y))
+    for f in range(FOLDS):
+        model = fit(x[folds != f], y[folds != f], w[folds != f], features)
+        oof[folds == f] = model.probabilities(x[folds == f])
+        per_fold.append(model)
+    final = fit(x, y, w, features)
+    print(f"{name}: {len(y)} rows, {int(y.sum())} positive, out-of-fold AUC {_auc(y, oof):.3f}")
+    if isinstance(final, LinearModel):
+        for f, c, s in zip(final.features, final.coef, final.scale, strict=True):
+            print(f"    {f:<20} {c / s:+.3f} per unit ({c:+.3f} per sd)")
+    else:
+        print(f"    {len(final.roots)} trees, {len(final.value)} nodes")
+    return per_fold, final, oof
+
+
+def rescore(analysis: Analysis, model: Model) -> None:
+    """The analysis's candidates scored by `model`, best first."""
+    if not analysis.candidates:
+        return
+    scores = model.probabilities(np.array([c.features for c in analysis.candidates]))
     analysis.candidates = sorted(
-        (replace(c, score=model.probability(c.features)) for c in analysis.candidates),
+        (replace(c, score=float(p)) for c, p in zip(analysis.candidates, scores, strict=True)),
         key=lambda c: (-c.score, c.rank, c.start),
     )
+
+
+def holds_gold(q: Question, texts: list[str]) -> bool:
+    return any(answer_in_quotes(g, texts) for g in q.all_answers)
+
+
+def print_top_k(rows: list[Row]) -> None:
+    """How often the gold answer is in the top 1/2/3 sentences, out of fold (CMRC present)."""
+    present = [r for r in rows if r.condition == "present" and r.cmrc and r.analysis.candidates]
+    for k in (1, 2, 3):
+        share = np.mean([holds_gold(r.q, [c.text for c in r.analysis.candidates[:k]]) for r in present])
+        print(f"  out of fold, gold in the top {k} sentences: {share:.3f}")
+
+
+def choose_follow_ratio(rows: list[Row]) -> float:
+    """Print quotes per answer and how often they hold the gold answer (CMRC present,
+    out of fold) for several AnswerConfig.follow_ratio values; return the one with
+    the most hits within MAX_MEAN_QUOTES."""
+    present = [r for r in rows if r.condition == "present" and r.cmrc and r.analysis.candidates]
+    engine = present[0].answerer.engine  # select() reads only the config
+    best = (0.0, 1.0)
+    for ratio in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6):
+        selector = ExtractiveAnswerer(engine, AnswerConfig(follow_ratio=ratio), prior_models())
+        chosen = [selector.select(r.analysis.candidates) for r in present]
+        quotes = float(np.mean([len(c) for c in chosen]))
+        hits = float(np.mean([holds_gold(r.q, [c.text for c in cs]) for r, cs in zip(present, chosen, strict=True)]))
+        print(f"  follow_ratio {ratio}: {quotes:.2f} quotes per answer, gold in them {hits:.3f}")
+        if quotes <= MAX_MEAN_QUOTES and hits > best[0]:
+            best = (hits, ratio)
+    print(f"  most hits within {MAX_MEAN_QUOTES} quotes per answer: follow_ratio {best[1]}")
+    return best[1]
 
 
 def best_threshold(p_present: np.ndarray, hit: np.ndarray, p_absent: np.ndarray) -> tuple[float, float, float]:
@@ -241,137 +261,112 @@ def best_threshold(p_present: np.ndarray, hit: np.ndarray, p_absent: np.ndarray)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH)
-    parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--cache-dir", type=Path, default=Path("data/eval"))
-    parser.add_argument("--dump", type=Path, help="write the decision rows (question, features, best passage) as JSON")
+    parser.add_argument(
+        "--folds-dir", type=Path, help="where the cross-fitted models go (default: beside the CMRC index's folds)"
+    )
     args = parser.parse_args(argv)
     rows = collect(args)
-    group = lambda q: q.gold_doc if q.gold_doc != "-" else f"unanswerable-{q.qid}"  # noqa: E731
 
     # 1. sentences: does the sentence hold the gold answer?
-    sx, sy, sg, sw = [], [], [], []
-    for q, condition, analysis, _ in rows:
-        if condition != "present" or not analysis.candidates:
-            continue
-        for c in analysis.candidates:
-            sx.append(c.features)
-            sy.append(any(answer_in_quotes(g, [c.text]) for g in q.all_answers))
-            sg.append(group(q))
-            sw.append(1.0 if q.kind == "cmrc" else SEED_WEIGHT)
-    present = [(q, a) for q, c, a, _ in rows if c == "present" and q.kind == "cmrc"]
-    in_passages = np.mean(
-        [any(answer_in_quotes(g, [h.chunk.text for h in a.result.hits[:4]]) for g in q.all_answers) for q, a in present]
-    )
-    in_candidates = np.mean(
-        [any(answer_in_quotes(g, [c.text]) for g in q.all_answers for c in a.candidates) for q, a in present]
-    )
-    print(
-        f"CMRC present: gold answer in the top 4 passages {in_passages:.3f}, "
-        f"in a candidate sentence {in_candidates:.3f}"
-    )
-    sq = [q.qid for q, c, a, _ in rows if c == "present" and a.candidates for _ in a.candidates]
-    sentence, sentence_oof = fit_ranking(
-        np.array(sx),
-        np.array(sy),
-        np.array(sg),
-        np.array(sq),
+    present = [r for r in rows if r.condition == "present" and r.analysis.candidates]
+    cmrc_present = [r for r in present if r.cmrc]
+    in_passages = np.mean([holds_gold(r.q, [h.chunk.text for h in r.analysis.result.hits[:4]]) for r in cmrc_present])
+    in_candidates = np.mean([holds_gold(r.q, [c.text for c in r.analysis.candidates]) for r in cmrc_present])
+    print(f"CMRC present: gold answer in the top 4 passages {in_passages:.3f}, in a candidate {in_candidates:.3f}")
+    cands = [(r, c) for r in present for c in r.analysis.candidates]
+    sentence_folds, sentence, _ = cross_fit(
+        fit_trees,
+        np.array([c.features for _, c in cands]),
+        np.array([holds_gold(r.q, [c.text]) for r, c in cands]),
+        seed_weights([r for r, _ in cands]),
+        np.array([r.fold for r, _ in cands]),
         SENTENCE_FEATURES,
-        args.folds,
         "sentence",
-        np.array(sw),
     )
-    print_top_k(rows, sentence_oof, np.array(sy))
-    if args.dump:
-        arrays = {"x": np.array(sx), "y": np.array(sy), "g": np.array(sg), "q": np.array(sq)}
-        np.savez(args.dump.with_suffix(".sentences.npz"), **arrays)
-    for _, _, analysis, _ in rows:
-        rescore(analysis, sentence)
-
-    print_follow_ratios(rows)
+    for r in rows:  # every row, absent ones too, scored by its fold's model
+        rescore(r.analysis, sentence_folds[r.fold])
+    print_top_k(rows)
+    ratio = choose_follow_ratio(rows)
+    if ratio != AnswerConfig().follow_ratio:
+        print(f"  note: AnswerConfig.follow_ratio is {AnswerConfig().follow_ratio}: set it to {ratio}")
+    # The decision and the spans are fitted on the quotes the chosen ratio gives.
+    selector = ExtractiveAnswerer(rows[-1].answerer.engine, AnswerConfig(follow_ratio=ratio), prior_models())
 
     # 2. the decision: does the index hold the answer?
-    dx, dy, dg, dhit, dw = [], [], [], [], []
-    for q, condition, analysis, answerer in rows:
-        if not analysis.candidates or (analysis.salient and analysis.salient.unknown_names):
-            continue
-        dx.append(answerer.decision_features(analysis))
-        dy.append(condition == "present")
-        dg.append(group(q))
-        dw.append(1.0 if q.kind == "cmrc" else SEED_WEIGHT)
-        chosen = answerer.select(analysis.candidates)
-        dhit.append(
-            condition == "present" and any(answer_in_quotes(g, [c.text for c in chosen]) for g in q.all_answers)
-        )
-    y = np.array(dy)
-    if args.dump:
-        import json
-
-        kept = [(q, c, a) for q, c, a, _ in rows if a.candidates and not (a.salient and a.salient.unknown_names)]
-        args.dump.write_text(
-            json.dumps(
-                [
-                    {
-                        "q": q.question,
-                        "condition": c,
-                        "answer": q.answer,
-                        "features": x,
-                        "hit": h,
-                        "best": a.candidates[0].text,
-                        "passage": a.candidates[0].hit.chunk.text[:200],
-                    }
-                    for (q, c, a), x, h in zip(kept, dx, dhit, strict=True)
-                ],
-                ensure_ascii=False,
-                indent=0,
-            ),
-            encoding="utf-8",
-        )
-    print(f"present questions whose chosen sentences hold the answer: {np.mean(np.array(dhit)[y]):.3f}")
-    decision, oof = fit_linear(np.array(dx), y, np.array(dg), DECISION_FEATURES, args.folds, "decision", np.array(dw))
-    threshold, hit, abstention = best_threshold(oof[y], np.array(dhit)[y], oof[~y])
+    unknown = lambda a: bool(a.salient and a.salient.unknown_names)  # noqa: E731  (answered by a rule)
+    decided = [r for r in rows if r.analysis.candidates and not unknown(r.analysis)]
+    dy = np.array([r.condition == "present" for r in decided])
+    dhit = np.array(
+        [r.condition == "present" and holds_gold(r.q, [c.text for c in selector.select(r.analysis.candidates)])
+         for r in decided]
+    )
+    decision_folds, decision, oof = cross_fit(
+        fit_linear,
+        np.array([r.answerer.decision_features(r.analysis) for r in decided]),
+        dy,
+        seed_weights(decided),
+        np.array([r.fold for r in decided]),
+        DECISION_FEATURES,
+        "decision",
+    )
+    print(f"present questions whose chosen sentences hold the answer: {np.mean(dhit[dy]):.3f}")
+    threshold, hit, abstention = best_threshold(oof[dy], dhit[dy], oof[~dy])
     print(f"decision threshold {threshold:.2f}: out-of-fold answer hit {hit:.3f}, abstention {abstention:.3f}")
-    decision = replace(decision, threshold=threshold)
 
     # 3. short answers: which span of the quoted sentences is the answer?
-    px, py, pg, pq, pf1 = [], [], [], [], []
-    for q, condition, analysis, answerer in rows:
-        if condition != "present" or not analysis.kind.typed or not analysis.candidates or q.kind != "cmrc":
-            continue
-        for span, _, features in answerer.span_rows(analysis, answerer.select(analysis.candidates)):
-            f1 = cmrc_f1(span.text, q.all_answers)
-            px.append(features)
-            py.append(f1 >= SPAN_LABEL_F1)
-            pg.append(group(q))
-            pq.append(q.qid)
-            pf1.append(f1)
+    spans = []
+    for r in rows:
+        a = r.analysis
+        if r.condition == "present" and r.cmrc and a.kind.typed and a.candidates:
+            for span, _, features in r.answerer.span_rows(a, selector.select(a.candidates)):
+                spans.append((r, features, cmrc_f1(span.text, r.q.all_answers)))
+    typed = {r.q.qid for r in rows if r.condition == "present" and r.cmrc and r.analysis.kind.typed}
+    f1s = np.array([f1 for _, _, f1 in spans])
     oracle: dict[str, float] = {}
-    for qid, f1 in zip(pq, pf1, strict=True):
-        oracle[qid] = max(oracle.get(qid, 0.0), f1)
-    typed = {q.qid for q, c, a, _ in rows if c == "present" and a.kind.typed and q.kind == "cmrc"}
+    for (r, _, _), f1 in zip(spans, f1s, strict=True):
+        oracle[r.q.qid] = max(oracle.get(r.q.qid, 0.0), f1)
     print(f"short answers: best candidate's F1 (oracle) {sum(oracle.values()) / max(1, len(typed)):.3f}")
-    span, span_oof = fit_linear(np.array(px), np.array(py), np.array(pg), SPAN_FEATURES, args.folds, "span")
+    span_folds, span, span_oof = cross_fit(
+        fit_linear,
+        np.array([x for _, x, _ in spans]),
+        f1s >= SPAN_LABEL_F1,
+        np.ones(len(spans)),
+        np.array([r.fold for r, _, _ in spans]),
+        SPAN_FEATURES,
+        "span",
+    )
     best_span: dict[str, tuple[float, float]] = {}
-    for qid, p, f1 in zip(pq, span_oof, pf1, strict=True):
-        if qid not in best_span or p > best_span[qid][0]:
-            best_span[qid] = (p, f1)
+    for (r, _, _), p, f1 in zip(spans, span_oof, f1s, strict=True):
+        if r.q.qid not in best_span or p > best_span[r.q.qid][0]:
+            best_span[r.q.qid] = (p, f1)
     span_threshold, span_f1 = 0.0, 0.0
     for t in np.linspace(0.0, 0.5, 26):
         f1 = sum(f for p, f in best_span.values() if p >= t) / max(1, len(typed))
         if f1 > span_f1:
             span_threshold, span_f1 = float(t), f1
     print(f"span threshold {span_threshold:.2f}: out-of-fold short-answer F1 {span_f1:.3f} on {len(typed)} typed")
-    span = replace(span, threshold=span_threshold)
 
     info: dict[str, Any] = {
         "fitted_by": "python -m policyqa.eval.fit_answerer",
-        "data": "CMRC 2018 every fifth paragraph (answer_eval.answer_split) present+absent, "
-        "seed dev + unanswerable dev",
-        "folds": f"GroupKFold({args.folds}) by paragraph / seed report",
-        "rows": {"sentence": len(sy), "decision": len(dy), "span": len(py)},
+        "data": "CMRC 2018 (every question, present + absent), seed dev + unanswerable dev",
+        "folds": f"cross-fitted over answer_eval.fold_of's {FOLDS} folds of CMRC paragraphs (seed: by report)",
+        "rows": {"sentence": len(cands), "decision": len(decided), "span": len(spans)},
         "out_of_fold": {"answer_hit": round(hit, 4), "abstention": round(abstention, 4), "short_f1": round(span_f1, 4)},
     }
-    AnswerModels(sentence, decision, span, info).save(args.out)
+
+    def models(s: Model, d: Model, p: Model, fold: int | None) -> AnswerModels:
+        meta = {**info, "fold": fold} if fold is not None else info
+        return AnswerModels(s, replace(d, threshold=threshold), replace(p, threshold=span_threshold), meta)
+
+    models(sentence, decision, span, None).save(args.out)
     print(f"written: {args.out}")
+    folds_dir = args.folds_dir or args.cache_dir / "cmrc2018-usem3-folds"
+    for f in range(FOLDS):
+        path = fold_models_path(folds_dir, f)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        models(sentence_folds[f], decision_folds[f], span_folds[f], f).save(path)
+    print(f"written: the models of each fold, fitted without it, in {folds_dir}")
     return 0
 
 

@@ -1,20 +1,26 @@
-"""The answerer's learned decisions: three logistic regressions saved as JSON.
+"""The answerer's learned decisions, saved as JSON.
 
-- `sentence`: how likely a candidate sentence holds the answer;
+- `sentence`: how likely a candidate sentence holds the answer (boosted trees:
+  which sentence answers depends on how its features combine, and the trees
+  rank sentences better than a linear model fitted on the same rows);
 - `decision`: whether the index holds an answer at all (else "not found");
 - `span`: which span of the chosen sentences is the short answer.
 
-Each is a standardized linear model (scikit-learn's LogisticRegression, fitted
-by `python -m policyqa.eval.fit_answerer`; the sentence model on pairs of sentences and
-then Platt-scaled), stored as feature names, means, scales,
-coefficients, intercept and the probability threshold it is used at. No pickle:
-loading is `json.loads`, and `explain` shows every feature's share of a score.
+The decision and the span are standardized linear models (scikit-learn's
+LogisticRegression), stored as feature names, means, scales, coefficients and
+intercept; the sentence model is scikit-learn's HistGradientBoostingClassifier,
+stored as its trees' nodes. Each carries the probability threshold it is used
+at. All are fitted by `python -m policyqa.eval.fit_answerer`. No pickle: loading is
+`json.loads`, and `explain` shows every feature's share of a score (for trees,
+the change in the logit at each split on that feature along the row's paths,
+which sums exactly to the logit).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +30,10 @@ import numpy as np
 
 from .errors import PolicyQAError
 
-MODEL_FORMAT = "policyqa-answer-model/1"
+MODEL_FORMAT = "policyqa-answer-model/2"
 REFIT = "python -m policyqa.eval.fit_answerer"
 DEFAULT_MODEL_PATH = Path(__file__).with_name("resources") / "answer_model.json"
+_NUMBER_LIST = re.compile(r"\[\s*([-+0-9.eE,\s]+?)\s*\]")
 
 
 class AnswerModelError(PolicyQAError):
@@ -78,6 +85,7 @@ class LinearModel:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "kind": "linear",
             "features": list(self.features),
             "mean": list(self.mean),
             "scale": list(self.scale),
@@ -101,19 +109,151 @@ class LinearModel:
             raise AnswerModelError(
                 f"answer model {name!r} is malformed ({exc!r}): refit with `{REFIT}`"
             ) from exc
-        if tuple(model.features) != tuple(expected):
-            raise AnswerModelError(
-                f"answer model {name!r} was fitted on features {list(model.features)}, this code computes "
-                f"{list(expected)}: refit with `{REFIT}`"
-            )
+        _check_features(model.features, expected, name)
         return model
+
+
+@dataclass(frozen=True, eq=False)
+class TreeModel:
+    """Boosted trees: p = sigmoid(baseline + sum over trees of the leaf each row reaches).
+
+    The trees are stored flat: node i splits on `feature[i]` at `split[i]` (left
+    when the value is at most it) or, where `left[i]` is -1, is a leaf; `value[i]`
+    is the node's output (internal nodes too, so a path can be explained);
+    `roots` are the trees' first nodes.
+    """
+
+    features: tuple[str, ...]
+    baseline: float
+    roots: np.ndarray
+    feature: np.ndarray
+    split: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        n = len(self.value)
+        sizes = {len(self.feature), len(self.split), len(self.left), len(self.right)}
+        if sizes != {n} or n == 0 or len(self.roots) == 0:
+            raise AnswerModelError(f"tree model's node arrays disagree in length: refit with `{REFIT}`")
+        inner = self.left >= 0
+        if (
+            self.roots.min() < 0
+            or self.roots.max() >= n
+            or (inner & ((self.left >= n) | (self.right < 0) | (self.right >= n))).any()
+            or (inner & ((self.feature < 0) | (self.feature >= len(self.features)))).any()
+        ):
+            raise AnswerModelError(f"tree model points outside its nodes or features: refit with `{REFIT}`")
+        # Children come after their parent, so every path ends.
+        index = np.arange(n)
+        if (inner & ((self.left <= index) | (self.right <= index))).any():
+            raise AnswerModelError(f"tree model's nodes are out of order: refit with `{REFIT}`")
+
+    def _leaves(self, rows: np.ndarray) -> np.ndarray:
+        """The leaf each row reaches in each tree: (rows, trees) node indices."""
+        nodes = np.broadcast_to(self.roots, (len(rows), len(self.roots))).copy()
+        at = np.arange(len(rows))[:, None]
+        while True:
+            inner = self.left[nodes] >= 0
+            if not inner.any():
+                return nodes
+            go_left = rows[at, self.feature[nodes]] <= self.split[nodes]
+            nodes = np.where(inner, np.where(go_left, self.left[nodes], self.right[nodes]), nodes)
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """One probability per row of a (n, features) array."""
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, len(self.features))
+        z = self.baseline + self.value[self._leaves(rows)].sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
+
+    def probability(self, x: Sequence[float]) -> float:
+        return float(self.probabilities(np.asarray([x]))[0])
+
+    def explain(self, x: Sequence[float]) -> dict[str, Any]:
+        """Each feature's value and its share of the logit (the change at each split on it,
+        along the row's path through every tree), with the intercept and the probability."""
+        row = np.asarray(x, dtype=np.float64)
+        contribution = np.zeros(len(self.features))
+        intercept = self.baseline + float(self.value[self.roots].sum())
+        for node in self.roots.tolist():
+            while self.left[node] >= 0:
+                f = int(self.feature[node])
+                child = int(self.left[node] if row[f] <= self.split[node] else self.right[node])
+                contribution[f] += self.value[child] - self.value[node]
+                node = child
+        parts = {
+            name: {"value": round(float(v), 4), "contribution": round(float(c), 4)}
+            for name, v, c in zip(self.features, row, contribution, strict=True)
+        }
+        return {"features": parts, "intercept": round(intercept, 4), "probability": round(self.probability(x), 4)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "trees",
+            "features": list(self.features),
+            "baseline": self.baseline,
+            "roots": self.roots.tolist(),
+            "feature": self.feature.tolist(),
+            "split": self.split.tolist(),
+            "left": self.left.tolist(),
+            "right": self.right.tolist(),
+            "value": self.value.tolist(),
+            "threshold": self.threshold,
+        }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TreeModel) and self.to_json() == other.to_json()
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any], expected: Sequence[str], name: str) -> TreeModel:
+        try:
+            model = cls(
+                features=tuple(obj["features"]),
+                baseline=float(obj["baseline"]),
+                roots=np.asarray(obj["roots"], dtype=np.int64),
+                feature=np.asarray(obj["feature"], dtype=np.int64),
+                split=np.asarray(obj["split"], dtype=np.float64),
+                left=np.asarray(obj["left"], dtype=np.int64),
+                right=np.asarray(obj["right"], dtype=np.int64),
+                value=np.asarray(obj["value"], dtype=np.float64),
+                threshold=float(obj["threshold"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AnswerModelError(f"answer model {name!r} is malformed ({exc!r}): refit with `{REFIT}`") from exc
+        _check_features(model.features, expected, name)
+        return model
+
+
+Model = LinearModel | TreeModel
+
+
+def _check_features(features: Sequence[str], expected: Sequence[str], name: str) -> None:
+    if tuple(features) != tuple(expected):
+        raise AnswerModelError(
+            f"answer model {name!r} was fitted on features {list(features)}, this code computes "
+            f"{list(expected)}: refit with `{REFIT}`"
+        )
+
+
+def model_from_json(obj: Any, expected: Sequence[str], name: str) -> Model:
+    """A linear or a tree model, by its `kind` (linear when absent)."""
+    if not isinstance(obj, Mapping):
+        raise AnswerModelError(f"answer model {name!r} is malformed (not an object): refit with `{REFIT}`")
+    kind = obj.get("kind", "linear")
+    if kind == "trees":
+        return TreeModel.from_json(obj, expected, name)
+    if kind != "linear":
+        raise AnswerModelError(f"answer model {name!r} is malformed (kind {kind!r}): refit with `{REFIT}`")
+    return LinearModel.from_json(obj, expected, name)
 
 
 @dataclass(frozen=True)
 class AnswerModels:
-    sentence: LinearModel
-    decision: LinearModel
-    span: LinearModel
+    sentence: Model
+    decision: Model
+    span: Model
     info: dict[str, Any] = field(default_factory=dict)  # how it was fitted: data, folds, scores
 
     def to_json(self) -> dict[str, Any]:
@@ -126,8 +266,11 @@ class AnswerModels:
         }
 
     def save(self, path: Path) -> None:
+        text = json.dumps(self.to_json(), ensure_ascii=False, indent=1)
+        # A list of numbers on one line: the trees' node arrays would otherwise take a line per number.
+        text = _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
         tmp = Path(path).with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        tmp.write_text(text + "\n", encoding="utf-8")
         tmp.replace(path)
 
 
@@ -154,8 +297,8 @@ def load_models(expected: Mapping[str, Sequence[str]], path: Path | None = None)
             f"answer model {path} is not in format {MODEL_FORMAT}: refit with `{REFIT}`"
         )
     return AnswerModels(
-        sentence=LinearModel.from_json(obj.get("sentence", {}), expected["sentence"], "sentence"),
-        decision=LinearModel.from_json(obj.get("decision", {}), expected["decision"], "decision"),
-        span=LinearModel.from_json(obj.get("span", {}), expected["span"], "span"),
+        sentence=model_from_json(obj.get("sentence", {}), expected["sentence"], "sentence"),
+        decision=model_from_json(obj.get("decision", {}), expected["decision"], "decision"),
+        span=model_from_json(obj.get("span", {}), expected["span"], "span"),
         info=obj.get("info", {}),
     )

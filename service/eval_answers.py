@@ -10,6 +10,7 @@ import typer
 
 from policyqa.eval.answer_eval import (
     AnswerFn,
+    fold_models_path,
     load_unanswerable,
     run_cmrc,
     run_seed,
@@ -36,10 +37,25 @@ def answer_eval(
     json_out: Path | None,
     markdown_out: Path | None,
 ) -> None:
-    from policyqa.index.answer import ExtractiveAnswerer
+    from policyqa.index.answer import EXPECTED_FEATURES, ExtractiveAnswerer
+    from policyqa.index.answer_model import load_models
 
     def factory(engine: Engine) -> AnswerFn:
         return ExtractiveAnswerer(engine).answer
+
+    folds_dir = index_dir.parent / f"{index_dir.name}-folds"
+    fold_models = {}
+
+    def fold_factory(engine: Engine, fold: int) -> AnswerFn:
+        # Cross-fitted: a question is answered by the models fitted without its fold of paragraphs.
+        if fold not in fold_models:
+            path = fold_models_path(folds_dir, fold)
+            if not path.is_file():
+                raise PolicyQAError(
+                    f"no cross-fitted answer models at {path}: run `python -m policyqa.eval.fit_answerer` first"
+                )
+            fold_models[fold] = load_models(EXPECTED_FEATURES, path)
+        return ExtractiveAnswerer(engine, models=fold_models[fold]).answer
 
     if name == "cmrc2018":
         docs, _ = load_cmrc2018(corpus or default_cmrc_path())
@@ -51,8 +67,8 @@ def answer_eval(
             index_dir,
             docs,
             chosen,
-            factory,
-            index_dir.parent / f"{index_dir.name}-folds",
+            fold_factory,
+            folds_dir,
             open_engine,
             progress,
         )

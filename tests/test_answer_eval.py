@@ -8,7 +8,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from policyqa.eval.answer_eval import AnswerRow, absent_engines, answer_split, ask_one, fold_of, summarize, to_markdown
+from policyqa.eval.answer_eval import (
+    AnswerRow,
+    absent_engines,
+    answer_split,
+    ask_one,
+    fold_of,
+    run_cmrc,
+    summarize,
+    to_markdown,
+)
 from policyqa.eval.datasets import Question
 from policyqa.index.embedders import UsemEmbedder
 from policyqa.index.engine import Engine
@@ -54,8 +63,8 @@ def test_ask_one_scores_quotes_and_short_answers() -> None:
     assert not absent.hit and absent.found
 
 
-def test_absent_engines_copy_the_index_less_each_fold(tmp_path: Path, usem: UsemEmbedder) -> None:
-    docs = [
+def paragraphs(n: int) -> list[Document]:
+    return [
         Document(
             f"P{i}",
             f"标题{i}",
@@ -63,8 +72,12 @@ def test_absent_engines_copy_the_index_less_each_fold(tmp_path: Path, usem: Usem
             f"第{i}段讲述园区{i}号的发展目标。",
             hashlib.sha256(str(i).encode()).hexdigest(),
         )
-        for i in range(12)
+        for i in range(n)
     ]
+
+
+def test_absent_engines_copy_the_index_less_each_fold(tmp_path: Path, usem: UsemEmbedder) -> None:
+    docs = paragraphs(12)
     full = Engine.open(tmp_path / "full", embedder=usem)
     full.apply(docs)
     opened = []
@@ -107,3 +120,32 @@ def test_an_eval_index_holds_its_corpus_alone_whatever_the_working_directory(
     monkeypatch.chdir(tmp_path)
     build(engine, None)
     assert sorted(d.source for d in engine.backend.view().documents()) == ["work/corpus/a.txt", "work/corpus/b.txt"]
+
+
+def test_each_question_is_answered_by_its_folds_models_in_both_conditions(tmp_path: Path, usem: UsemEmbedder) -> None:
+    # Cross-fitting: the answerer for a question of fold f must be the one fitted without f,
+    # present (full index) and absent (the index less fold f) alike.
+    docs = paragraphs(12)  # P0-P9 are fold 0, P10-P11 fold 1
+    full = Engine.open(tmp_path / "full", embedder=usem)
+    full.apply(docs)
+    questions = [Question(f"q{i}", f"园区{i}号的发展目标？", "zh", f"P{i}", "目标", "heldout", "cmrc") for i in (3, 11)]
+    asked: list[tuple[str, int, bool]] = []
+
+    def make_answerer(engine: Engine, fold: int):  # type: ignore[no-untyped-def]
+        held = {d.doc_id for d in engine.backend.view().documents()}
+
+        def answer(question: str) -> SimpleNamespace:
+            q = next(q for q in questions if q.question == question)
+            asked.append((q.qid, fold, q.gold_doc in held))
+            return SimpleNamespace(found=False, citations=[], short_answer=None)
+
+        return answer
+
+    rows = run_cmrc(
+        full, tmp_path / "full", docs, questions, make_answerer, tmp_path / "folds",
+        lambda p: Engine.open(p, embedder=usem),
+    )
+    assert sorted(asked) == [("q11", 1, False), ("q11", 1, True), ("q3", 0, False), ("q3", 0, True)]
+    assert sorted((r.qid, r.condition) for r in rows) == [
+        ("q11", "absent"), ("q11", "present"), ("q3", "absent"), ("q3", "present"),
+    ]

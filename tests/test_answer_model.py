@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from policyqa.index.answer import DECISION_FEATURES, EXPECTED_FEATURES, SENTENCE_FEATURES
-from policyqa.index.answer_model import DEFAULT_MODEL_PATH, AnswerModelError, LinearModel, load_models
+from policyqa.index.answer_model import DEFAULT_MODEL_PATH, AnswerModelError, LinearModel, TreeModel, load_models
 
 
 def test_shipped_model_is_plain_json_and_loads_without_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,7 +22,8 @@ def test_shipped_model_is_plain_json_and_loads_without_pickle(monkeypatch: pytes
     monkeypatch.setattr(pickle, "load", refuse)
     monkeypatch.setattr(pickle, "loads", refuse)
     raw = json.loads(DEFAULT_MODEL_PATH.read_text(encoding="utf-8"))  # it is JSON, nothing else
-    assert raw["format"] == "policyqa-answer-model/1"
+    assert raw["format"] == "policyqa-answer-model/2"
+    assert raw["sentence"]["kind"] == "trees" and raw["decision"]["kind"] == "linear"
     models = load_models(EXPECTED_FEATURES)
     assert models.sentence.features == SENTENCE_FEATURES and models.decision.features == DECISION_FEATURES
     assert 0.0 < models.decision.threshold < 1.0
@@ -55,7 +56,7 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
         (None, "cannot read answer model"),
         ("not json", "is not JSON"),
         ('{"format": "other"}', "is not in format"),
-        ('{"format": "policyqa-answer-model/1", "sentence": {}}', "malformed"),
+        ('{"format": "policyqa-answer-model/2", "sentence": {}}', "malformed"),
     ],
 )
 def test_bad_model_files_are_one_clear_error(tmp_path: Path, content: str | None, needle: str) -> None:
@@ -81,3 +82,43 @@ def test_lengths_and_scales_are_checked() -> None:
         LinearModel(("a",), (0.0, 1.0), (1.0,), (1.0,), 0.0)
     with pytest.raises(AnswerModelError, match="scale"):
         LinearModel(("a",), (0.0,), (0.0,), (1.0,), 0.0)
+
+
+def _small_trees() -> tuple[TreeModel, np.ndarray, np.ndarray]:
+    """Trees exported by the refit script's own exporter, and the scikit-learn probabilities they must give."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from policyqa.eval.fit_answerer import TREES, fit_trees
+
+    rng = np.random.default_rng(0)
+    x = rng.random((600, 3))
+    y = x[:, 0] * x[:, 1] + 0.2 * rng.random(600) > 0.35
+    model = fit_trees(x, y, np.ones(600), ("a", "b", "c"))
+    reference = HistGradientBoostingClassifier(**TREES).fit(x, y).predict_proba(x)[:, 1]
+    return model, x, reference
+
+
+def test_exported_trees_predict_as_scikit_learn_and_explain_exactly() -> None:
+    model, x, reference = _small_trees()
+    assert model.probabilities(x) == pytest.approx(reference, abs=1e-9)
+    assert model.probability(x[7]) == pytest.approx(reference[7], abs=1e-9)
+    explained = model.explain(x[7])
+    total = explained["intercept"] + sum(f["contribution"] for f in explained["features"].values())
+    assert 1 / (1 + math.exp(-total)) == pytest.approx(explained["probability"], abs=1e-3)
+    # The features the trees split on carry the contributions; c is noise and carries little.
+    contributions = {name: abs(f["contribution"]) for name, f in explained["features"].items()}
+    assert max(contributions["a"], contributions["b"]) > contributions["c"]
+
+
+def test_trees_round_trip_through_json_and_bad_nodes_are_refused(tmp_path: Path) -> None:
+    model, x, _ = _small_trees()
+    raw = json.loads(json.dumps(model.to_json()))
+    again = TreeModel.from_json(raw, ("a", "b", "c"), "sentence")
+    assert again == model and again.probabilities(x).tolist() == model.probabilities(x).tolist()
+    loop = dict(raw, left=[0] * len(raw["left"]))  # a child pointing back at its parent: a path without end
+    with pytest.raises(AnswerModelError, match="out of order|outside"):
+        TreeModel.from_json(loop, ("a", "b", "c"), "sentence")
+    with pytest.raises(AnswerModelError, match="disagree in length"):
+        TreeModel.from_json(dict(raw, value=raw["value"][:-1]), ("a", "b", "c"), "sentence")
+    with pytest.raises(AnswerModelError, match="was fitted on features"):
+        TreeModel.from_json(raw, ("a", "b", "z"), "sentence")

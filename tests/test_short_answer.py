@@ -58,6 +58,16 @@ def test_person_names_join_at_the_middle_dot(tokenizer: ChineseTokenizer) -> Non
     assert AnswerType.TIME in found["1997年"]
 
 
+def test_a_date_written_in_pieces_is_also_one_span(tokenizer: ChineseTokenizer) -> None:
+    found = spans_of(tokenizer, "宋子仙于大宝二年（551年）六月二十二日投降，跟踪距离为40km。")
+    assert AnswerType.TIME in found["大宝二年（551年）六月二十二日"]  # reign year, year and day joined
+    assert AnswerType.TIME in found["六月二十二日"] and AnswerType.TIME in found["551年"]  # the pieces stay too
+    assert "于大宝二年" not in found  # a reign name does not start with a preposition
+    assert AnswerType.QUANTITY in found["40km"]  # Latin units count as units
+    apart = spans_of(tokenizer, "1985年开工，至今已有二十年，2005年完成。")
+    assert not any("开工" in text for text in apart)  # times a clause parts are not joined
+
+
 @pytest.mark.parametrize("text", ["", "。，！", "abc"])
 def test_no_spans_from_punctuation_or_nothing(tokenizer: ChineseTokenizer, text: str) -> None:
     assert all(any(ch.isalnum() for ch in s) for s in spans_of(tokenizer, text))
