@@ -21,7 +21,7 @@ sentence model gave without seeing the question's fold.
 
 Models: the sentence ranker is scikit-learn's HistGradientBoostingClassifier
 (exported as its trees' nodes, index/answer_model.py TreeModel); the decision
-and the span are standardized LogisticRegressions. About 15 minutes on 2 cores,
+and the span are standardized LogisticRegressions. About 10 minutes on 2 cores,
 with the CMRC index that `policyqa eval --dataset cmrc2018` builds.
 """
 

@@ -34,7 +34,7 @@ _TIME = re.compile(
     r"|[一二三四五六七八九十〇零]{2,4}年|[一二三四五六七八九十]{1,3}世纪"
     # months and days in Chinese numerals (六月二十二日), and reign years (元和九年, 光海君七年)
     r"|[一二三四五六七八九十]{1,2}月(?:[一二三四五六七八九十]{1,3}[日号])?(?:上旬|中旬|下旬|底|初)?"
-    r"|(?![于在至到从自至和与及的为是])[\u4e00-\u9fff]{2,3}(?:元|[一二三四五六七八九十]{1,3})年"
+    r"|(?![于在至到从自和与及的为是])[\u4e00-\u9fff]{2,3}(?:元|[一二三四五六七八九十]{1,3})年"
 )
 # Pieces of one date written apart ("元和九年（814年）九月"): a gap of at most this between two time spans joins them.
 _TIME_JOINER = re.compile(r"^[\s（）()，,]{0,2}$")
