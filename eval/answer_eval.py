@@ -74,9 +74,9 @@ def fold_models_path(folds_dir: Path, fold: int) -> Path:
 
 
 def answer_split(position: int) -> str:
-    """The answer models are fitted on paragraphs 0, 5, 10, 15, ... (a fifth, twice
-    the retrieval tuning's dev split, since three models are fitted); every other
-    paragraph is held out from fitting."""
+    """Paragraphs 0, 5, 10, 15, ... are `dev`, the rest `heldout`: the split the
+    answer models were fitted on before they were cross-fitted over every fold,
+    kept as a reporting split so that figures compare with earlier answerers."""
     return "dev" if position % 5 == 0 else "heldout"
 
 

@@ -105,7 +105,7 @@ class LinearModel:
                 intercept=float(obj["intercept"]),
                 threshold=float(obj["threshold"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise AnswerModelError(
                 f"answer model {name!r} is malformed ({exc!r}): refit with `{REFIT}`"
             ) from exc
@@ -118,9 +118,11 @@ class TreeModel:
     """Boosted trees: p = sigmoid(baseline + sum over trees of the leaf each row reaches).
 
     The trees are stored flat: node i splits on `feature[i]` at `split[i]` (left
-    when the value is at most it) or, where `left[i]` is -1, is a leaf; `value[i]`
-    is the node's output (internal nodes too, so a path can be explained);
-    `roots` are the trees' first nodes.
+    when the value is at most it, or when it is missing and `missing_left[i]`) or,
+    where `left[i]` is -1, is a leaf. `value[i]` is a leaf's output; an inner
+    node's is the mean of the leaves below it, weighted by the rows that reached
+    them, so each step of a path says how much that split moved the logit (what
+    `explain` adds up). `roots` are the trees' first nodes.
     """
 
     features: tuple[str, ...]
@@ -131,25 +133,30 @@ class TreeModel:
     left: np.ndarray
     right: np.ndarray
     value: np.ndarray
+    missing_left: np.ndarray
     threshold: float = 0.5
 
     def __post_init__(self) -> None:
+        arrays = (self.feature, self.split, self.left, self.right, self.value, self.missing_left)
         n = len(self.value)
-        sizes = {len(self.feature), len(self.split), len(self.left), len(self.right)}
-        if sizes != {n} or n == 0 or len(self.roots) == 0:
+        if any(a.ndim != 1 or len(a) != n for a in arrays) or n == 0 or self.roots.ndim != 1 or not len(self.roots):
             raise AnswerModelError(f"tree model's node arrays disagree in length: refit with `{REFIT}`")
         inner = self.left >= 0
         if (
             self.roots.min() < 0
             or self.roots.max() >= n
             or (inner & ((self.left >= n) | (self.right < 0) | (self.right >= n))).any()
-            or (inner & ((self.feature < 0) | (self.feature >= len(self.features)))).any()
+            or ((self.feature < 0) | (self.feature >= len(self.features))).any()
+            or not np.isfinite(self.value).all()
         ):
             raise AnswerModelError(f"tree model points outside its nodes or features: refit with `{REFIT}`")
         # Children come after their parent, so every path ends.
         index = np.arange(n)
         if (inner & ((self.left <= index) | (self.right <= index))).any():
             raise AnswerModelError(f"tree model's nodes are out of order: refit with `{REFIT}`")
+
+    def _goes_left(self, values: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        return (values <= self.split[nodes]) | (np.isnan(values) & self.missing_left[nodes])
 
     def _leaves(self, rows: np.ndarray) -> np.ndarray:
         """The leaf each row reaches in each tree: (rows, trees) node indices."""
@@ -159,12 +166,14 @@ class TreeModel:
             inner = self.left[nodes] >= 0
             if not inner.any():
                 return nodes
-            go_left = rows[at, self.feature[nodes]] <= self.split[nodes]
+            go_left = self._goes_left(rows[at, self.feature[nodes]], nodes)
             nodes = np.where(inner, np.where(go_left, self.left[nodes], self.right[nodes]), nodes)
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """One probability per row of a (n, features) array."""
-        rows = np.asarray(rows, dtype=np.float64).reshape(-1, len(self.features))
+        rows = np.asarray(rows, dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[1] != len(self.features):
+            raise ValueError(f"rows of {len(self.features)} features expected, got an array of shape {rows.shape}")
         z = self.baseline + self.value[self._leaves(rows)].sum(axis=1)
         return 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
 
@@ -180,7 +189,7 @@ class TreeModel:
         for node in self.roots.tolist():
             while self.left[node] >= 0:
                 f = int(self.feature[node])
-                child = int(self.left[node] if row[f] <= self.split[node] else self.right[node])
+                child = int(self.left[node] if self._goes_left(row[f], node) else self.right[node])
                 contribution[f] += self.value[child] - self.value[node]
                 node = child
         parts = {
@@ -200,6 +209,7 @@ class TreeModel:
             "left": self.left.tolist(),
             "right": self.right.tolist(),
             "value": self.value.tolist(),
+            "missing_left": self.missing_left.astype(int).tolist(),
             "threshold": self.threshold,
         }
 
@@ -218,9 +228,10 @@ class TreeModel:
                 left=np.asarray(obj["left"], dtype=np.int64),
                 right=np.asarray(obj["right"], dtype=np.int64),
                 value=np.asarray(obj["value"], dtype=np.float64),
+                missing_left=np.asarray(obj["missing_left"], dtype=bool),
                 threshold=float(obj["threshold"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise AnswerModelError(f"answer model {name!r} is malformed ({exc!r}): refit with `{REFIT}`") from exc
         _check_features(model.features, expected, name)
         return model

@@ -32,14 +32,18 @@ _TIME = re.compile(
     r"|\d{1,2}\s*(?:[-－–~至到]\s*\d{1,2}\s*)?月(?:\d{1,2}\s*日)?(?:上旬|中旬|下旬|底|初)?"
     r"|\d{1,2}\s*世纪(?:\d{1,2}\s*年代)?(?:初期?|中期?|末期?|后期|前期)?"
     r"|[一二三四五六七八九十〇零]{2,4}年|[一二三四五六七八九十]{1,3}世纪"
-    # months and days in Chinese numerals (六月二十二日), and reign years (元和九年, 光海君七年)
+    # months and days in Chinese numerals (六月二十二日)
     r"|[一二三四五六七八九十]{1,2}月(?:[一二三四五六七八九十]{1,3}[日号])?(?:上旬|中旬|下旬|底|初)?"
-    r"|(?![于在至到从自和与及的为是])[\u4e00-\u9fff]{2,3}(?:元|[一二三四五六七八九十]{1,3})年"
 )
-# Pieces of one date written apart ("元和九年（814年）九月"): a gap of at most this between two time spans joins them.
-_TIME_JOINER = re.compile(r"^[\s（）()，,]{0,2}$")
+# A reign year, where the year of the common era follows in brackets ("元和九年（814年）"):
+# without the bracket, "实施三年" or "长达七十年" would read as reign years too.
+_REIGN_YEAR = re.compile(
+    r"(?:(?![零〇一二两三四五六七八九十百千])[\u4e00-\u9fff]){2}(?:元|[一二三四五六七八九十]{1,3})年(?=[（(]\d{1,4}年)"
+)
+# Pieces of one date written apart ("元和九年（814年）九月"): only brackets or a space between them.
+_TIME_JOINER = re.compile(r"^[\s（）()]{0,2}$")
 _UNITS = (
-    "km/h|km|kg|cm|mm|MW|kW|GW|mph|m(?![a-zA-Z])|%|‰|％|亿元|万元|千元|元|亿美元|万美元|美元|港元|欧元|日元|英镑|人次|万人|人|个|家|项|名|座|所|条|种|次|届|年|岁|倍|"
+    "km/h|km²|km2|km|kg|cm|mm|MW|kW|GW|mph|m/s|m²|m³|m2|m3|m(?![a-zA-Z])|%|‰|％|亿元|万元|千元|元|亿美元|万美元|美元|港元|欧元|日元|英镑|人次|万人|人|个|家|项|名|座|所|条|种|次|届|年|岁|倍|"
     "平方公里|平方千米|平方米|公顷|亩|千米|公里|厘米|毫米|米|英尺|英里|英寸|吨|万吨|千克|公斤|克|千瓦|兆瓦|瓦|"
     "分钟|小时|天|日|个月|月|周|度|级|部|本|首|场|位|辆|台|架|艘|层|户|件|册|集|章|卷|篇|分|秒|升|立方米|号|期|支|块|只|头|棵|张"
 )
@@ -130,7 +134,7 @@ def candidate_spans(text: str, tags: list[tuple[str, str]]) -> list[Span]:
     for m in _TITLE.finditer(text):
         for kind in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.ORGANIZATION, AnswerType.DESCRIPTION):
             add(m.start(), m.end(), kind)
-    times = [(m.start(), m.end()) for m in _TIME.finditer(text)]
+    times = [(m.start(), m.end()) for pattern in (_TIME, _REIGN_YEAR) for m in pattern.finditer(text)]
     for start, end in times:
         add(start, end, AnswerType.TIME)
     _join_times(text, times, add)
@@ -141,15 +145,18 @@ def candidate_spans(text: str, tags: list[tuple[str, str]]) -> list[Span]:
 
 
 def _join_times(text: str, times: list[tuple[int, int]], add: Callable[[int, int, AnswerType], None]) -> None:
-    """Each run of time spans that only brackets or a comma part, as one more span:
+    """Each run of time spans that only brackets part, as one more span:
     "元和九年（814年）九月" is one date, not three."""
     run: list[tuple[int, int]] = []
-    for start, end in [*sorted(times), (len(text) + 10, len(text) + 10)]:
+    for start, end in [*sorted(set(times)), (len(text) + 10, len(text) + 10)]:
         if run and 0 <= start - run[-1][1] and _TIME_JOINER.match(text[run[-1][1] : start]):
             run.append((start, end))
             continue
         if len(run) > 1:
-            add(run[0][0], run[-1][1], AnswerType.TIME)
+            first, last = run[0][0], run[-1][1]
+            if text.count("（", first, last) > text.count("）", first, last) and text[last : last + 1] == "）":
+                last += 1  # "建隆元年（960年）", not "建隆元年（960年"
+            add(first, last, AnswerType.TIME)
         run = [(start, end)]
 
 

@@ -62,10 +62,13 @@ def test_a_date_written_in_pieces_is_also_one_span(tokenizer: ChineseTokenizer) 
     found = spans_of(tokenizer, "宋子仙于大宝二年（551年）六月二十二日投降，跟踪距离为40km。")
     assert AnswerType.TIME in found["大宝二年（551年）六月二十二日"]  # reign year, year and day joined
     assert AnswerType.TIME in found["六月二十二日"] and AnswerType.TIME in found["551年"]  # the pieces stay too
-    assert "于大宝二年" not in found  # a reign name does not start with a preposition
+    assert "于大宝二年" not in found  # a reign name is two characters before its year
     assert AnswerType.QUANTITY in found["40km"]  # Latin units count as units
-    apart = spans_of(tokenizer, "1985年开工，至今已有二十年，2005年完成。")
-    assert not any("开工" in text for text in apart)  # times a clause parts are not joined
+    assert AnswerType.TIME in spans_of(tokenizer, "宋朝建隆元年（960年）建立。")["建隆元年（960年）"]  # bracket closed
+    apart = spans_of(tokenizer, "该园区始建于2015年，2018年投入使用，计划实施三年，长达七十年。")
+    assert "2015年，2018年" not in apart  # two dates a comma parts are two answers
+    assert not any(text.startswith(("实施", "长达")) for text in apart)  # durations are no reign years
+    assert "一九九七年" in spans_of(tokenizer, "香港一九九七年回归。")
 
 
 @pytest.mark.parametrize("text", ["", "。，！", "abc"])

@@ -219,10 +219,16 @@ def test_huge_input_finishes_fast(tok: ChineseTokenizer, text: str) -> None:
 # ---- state and fingerprint ---------------------------------------------
 
 
+_GRPC_LOG = re.compile(r"^[IWE]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+\.cc:\d+\] ")
+
+
 def test_first_use_is_quiet_and_leaves_jiebas_global_dictionary_alone(capfd: pytest.CaptureFixture[str]) -> None:
     t = ChineseTokenizer()
     assert t.tokenize("广阳湾") == ["广阳湾"]
-    assert capfd.readouterr().err == ""
+    # gRPC's C core may log from a Milvus Lite channel an earlier test left (keepalive "too_many_pings"):
+    # those lines come from another thread at any time; anything else on stderr is the tokenizer's.
+    err = capfd.readouterr().err
+    assert [line for line in err.splitlines() if not _GRPC_LOG.match(line)] == []
     assert "广阳湾" not in jieba.dt.FREQ
 
 
