@@ -86,6 +86,11 @@ def with_answer_splits(docs: Sequence[Document], questions: Sequence[Question]) 
     return [replace(q, split=answer_split(position[q.gold_doc])) for q in questions]
 
 
+def holds_gold(q: Question, quotes: Sequence[str]) -> bool:
+    """One of the question's gold answers lies inside the quotes (whitespace ignored)."""
+    return any(answer_in_quotes(g, quotes) for g in q.all_answers)
+
+
 def ask_one(answer_fn: AnswerFn, q: Question, dataset: str, condition: str) -> AnswerRow:
     """Ask `q` and score the answer."""
     started = time.perf_counter()
@@ -105,7 +110,7 @@ def ask_one(answer_fn: AnswerFn, q: Question, dataset: str, condition: str) -> A
         language=q.language,
         qtype=detect_answer_type(q.question).value,
         found=bool(answer.found),
-        hit=present and bool(quotes) and any(answer_in_quotes(g, quotes) for g in golds),
+        hit=present and bool(quotes) and holds_gold(q, quotes),
         short=short,
         exact=None if not short_gold else cmrc_exact(short, golds) if present and short else 0.0,
         f1=None if not short_gold else cmrc_f1(short, golds) if present and short else 0.0,

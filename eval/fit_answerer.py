@@ -44,14 +44,29 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from policyqa.index.answer import DECISION_FEATURES, SENTENCE_FEATURES, Analysis, AnswerConfig, ExtractiveAnswerer
+from policyqa.index.answer import (
+    DECISION_FEATURES,
+    SENTENCE_FEATURES,
+    Analysis,
+    AnswerConfig,
+    ExtractiveAnswerer,
+    best_first,
+)
 from policyqa.index.answer_model import DEFAULT_MODEL_PATH, AnswerModels, LinearModel, Model, TreeModel
 from policyqa.index.engine import Engine
 from policyqa.index.short_answer import SPAN_FEATURES
 
-from .answer_eval import FOLDS, absent_engines, fold_models_path, fold_of, load_unanswerable, with_answer_splits
+from .answer_eval import (
+    FOLDS,
+    absent_engines,
+    fold_models_path,
+    fold_of,
+    holds_gold,
+    load_unanswerable,
+    with_answer_splits,
+)
 from .datasets import Question, default_cmrc_path, load_cmrc2018, load_questions
-from .metrics import answer_in_quotes, cmrc_f1
+from .metrics import cmrc_f1
 from .suite import SEED_CORPUS, SEED_QUESTIONS
 
 UNANSWERABLE = SEED_QUESTIONS.with_name("unanswerable.jsonl")
@@ -230,14 +245,9 @@ def rescore(analysis: Analysis, model: Model) -> None:
     if not analysis.candidates:
         return
     scores = model.probabilities(np.array([c.features for c in analysis.candidates]))
-    analysis.candidates = sorted(
-        (replace(c, score=float(p)) for c, p in zip(analysis.candidates, scores, strict=True)),
-        key=lambda c: (-c.score, c.rank, c.start),
+    analysis.candidates = best_first(
+        [replace(c, score=float(p)) for c, p in zip(analysis.candidates, scores, strict=True)]
     )
-
-
-def holds_gold(q: Question, texts: list[str]) -> bool:
-    return any(answer_in_quotes(g, texts) for g in q.all_answers)
 
 
 def print_top_k(rows: list[Row]) -> None:

@@ -277,6 +277,11 @@ class Answer:
     answer_type: str = ""  # what kind of answer the question asks for
 
 
+def best_first(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Candidates by the sentence model's probability; ties by passage rank, then position."""
+    return sorted(candidates, key=lambda c: (-c.score, c.rank, c.start))
+
+
 # ---- figures ----
 
 
@@ -528,7 +533,7 @@ class ExtractiveAnswerer:
             replace(c, features=f, score=p, dense=r["dense"])
             for c, r, f, p in zip(cands, rows, features, probabilities, strict=True)
         ]
-        return sorted(scored, key=lambda c: (-c.score, c.rank, c.start))
+        return best_first(scored)
 
     def leading_phrase(self, question: str) -> str:
         """The words a question opens with, up to its first verb, preposition,
