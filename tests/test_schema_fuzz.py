@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 from policyqa.index.embedders import UsemEmbedder
 from policyqa.service.app import create_app
@@ -91,6 +91,11 @@ def test_operation_conforms_to_its_schema(
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def fuzz(case: schemathesis.Case) -> None:
+        # A query parameter generated with an empty list as its value is not sent at all
+        # (httpx writes no pair for it), so a negative case that stands on it arrives valid,
+        # and schemathesis would call the service's 200 an accepted violation (seen once in a full run:
+        # "GET /targets.csv?indicator=" reported as violating additionalProperties).
+        assume(not any(value == [] for value in (case.query or {}).values()))
         case.call_and_validate(headers={"Authorization": f"Bearer {KEY}"}, excluded_checks=EXCLUDED)
 
     fuzz()
