@@ -247,7 +247,30 @@ def to_markdown(dataset: str, rows: Sequence[AnswerRow]) -> str:
             f"| {_cell(s['abstention'])} | {s['typed']} | {_cell(s['short_given'])} | {_cell(s['exact'])} "
             f"| {_cell(s['f1'])} | {_cell(s['p50_ms'], 0)} | {_cell(s['p95_ms'], 0)} |"
         )
+    lines += kind_table(rows)
     return "\n".join(lines)
+
+
+def kind_table(rows: Sequence[AnswerRow]) -> list[str]:
+    """Short-answer figures per kind asked for (held-out rows where there is a split),
+    as table lines; none where no row has a short gold answer (the seed set)."""
+    typed = [r for r in rows if r.condition == "present" and r.qtype in TYPED and r.f1 is not None]
+    held = [r for r in typed if r.split == "heldout"]
+    chosen, scope = (held, "held out") if held and len(held) < len(typed) else (typed, "all")
+    if not chosen:
+        return []
+    lines = [
+        "", f"short answers by kind asked for ({scope})", "",
+        "| kind | typed | short given | short EM | short F1 |", "|---|---|---|---|---|",
+    ]
+    for kind in TYPED:
+        of_kind = [r for r in chosen if r.qtype == kind]
+        if of_kind:
+            s = summarize(of_kind)
+            lines.append(
+                f"| {kind} | {s['typed']} | {_cell(s['short_given'])} | {_cell(s['exact'])} | {_cell(s['f1'])} |"
+            )
+    return lines
 
 
 def to_json(dataset: str, rows: Sequence[AnswerRow]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ on the pooled out-of-fold scores (README, "Answers").
 
 Models: the sentence ranker is scikit-learn's HistGradientBoostingClassifier
 (exported as its trees' nodes, index/answer_model.py TreeModel); the decision
-and the span are standardized LogisticRegressions. About 10 minutes on 2 cores,
+and the span are standardized LogisticRegressions. About 11 minutes on 2 cores,
 with the CMRC index that `policyqa eval --dataset cmrc2018` builds.
 """
 

@@ -48,6 +48,8 @@ from .short_answer import (
     Anchors,
     anchored_spans,
     candidate_spans,
+    context_features,
+    context_fit,
     latin_share,
     span_features,
 )
@@ -137,6 +139,8 @@ SENTENCE_FEATURES = (
     "local_terms_gap",  # ... for local_terms
     "local_bigrams_gap",  # ... for local_bigrams
     "tiling_gap",  # ... and for tiling
+    "context_fit",  # some gap in it sits between the question's words before and after its question word
+    "context_fit_gap",  # ... minus the best among the candidates
 )
 DECISION_FEATURES = (
     "best_sentence",  # the best sentence's probability
@@ -521,9 +525,10 @@ class ExtractiveAnswerer:
                 "english": 0.0 if analysis.chinese else 1.0,
                 "figures": _figure_share(question_figures, c.text),
                 "tiling": _tiling(analysis.core, folded[i]),
+                "context_fit": context_fit(c.text, analysis.anchors),
             })
         # Each sentence against the best of its rivals: which sentence answers is a choice among them.
-        for name in ("sentence_terms", "dense", "bigrams", "local_terms", "local_bigrams", "tiling"):
+        for name in ("sentence_terms", "dense", "bigrams", "local_terms", "local_bigrams", "tiling", "context_fit"):
             top = max(r[name] for r in rows)
             for r in rows:
                 r[f"{name}_gap"] = r[name] - top
@@ -678,8 +683,14 @@ class ExtractiveAnswerer:
             anchor_top = max(r[2][left] + r[2][right] for r in rows)
             for _, _, features in rows:
                 features += [features[near] - near_top, features[left] + features[right] - anchor_top]
-        for span, _, features in rows:
+        for span, sentence, features in rows:
             features.append(latin_share(span.text) if analysis.chinese else 0.0)
+            features += context_features(span, sentence.text, anchors)
+        before, after = SPAN_FEATURES.index("left_context"), SPAN_FEATURES.index("right_context")
+        if rows:
+            context_top = max(r[2][before] + r[2][after] for r in rows)
+            for _, _, features in rows:
+                features.append(features[before] + features[after] - context_top)
         return rows
 
     def short_answer(

@@ -2,7 +2,8 @@
 organisation), times and quantities, each with the kinds it could be.
 
 Spans come from jieba.posseg tags (nr person, ns place, nt organisation, nz
-other name, t time, m numeral, q measure word) and from patterns for dates and
+other name, t time, m numeral, q measure word), with the name words inside a
+longer run of nouns, and from patterns for dates, eras, clock times and
 figures with their units. Which span answers is decided by a learned model
 over `span_features` (index/answer_model.py); this module only finds and
 describes the candidates, with offsets into the text it was given.
@@ -40,6 +41,16 @@ _TIME = re.compile(
 _REIGN_YEAR = re.compile(
     r"(?:(?![零〇一二两三四五六七八九十百千])[\u4e00-\u9fff]){2}(?:元|[一二三四五六七八九十]{1,3})年(?=[（(]\d{1,4}年)"
 )
+# Dynasties and eras ("东汉", "清代康熙年间" reads 清代) and geological periods ("白垩纪早到末期").
+_ERA = re.compile(
+    r"(?:西汉|东汉|西晋|东晋|北宋|南宋|北魏|东魏|西魏|北齐|北周|南北朝|三国|五代十国|五代|战国|春秋|民国|[夏商周秦汉晋隋唐宋辽金元明清])"
+    r"(?:朝|代)?(?:初年|末年|初期|中期|后期|末期|时期|年间)?"
+    r"|[\u4e00-\u9fff]{2}纪(?:早期|中期|晚期|末期|早到末期)?"
+)
+# Clock times and their ranges ("5时30分－22时30分", "10:30").
+_CLOCK = re.compile(
+    r"\d{1,2}\s*[时:：点]\s*\d{1,2}\s*分?(?:\s*[-－–~至到]\s*\d{1,2}\s*[时:：点]\s*\d{1,2}\s*分?)?"
+)
 # Pieces of one date written apart ("元和九年（814年）九月"): only brackets or a space between them.
 _TIME_JOINER = re.compile(r"^[\s（）()]{0,2}$")
 _UNITS = (
@@ -47,9 +58,18 @@ _UNITS = (
     "平方公里|平方千米|平方米|公顷|亩|千米|公里|厘米|毫米|米|英尺|英里|英寸|吨|万吨|千克|公斤|克|千瓦|兆瓦|瓦|"
     "分钟|小时|天|日|个月|月|周|度|级|部|本|首|场|位|辆|台|架|艘|层|户|件|册|集|章|卷|篇|分|秒|升|立方米|号|期|支|块|只|头|棵|张"
 )
+# Units the pattern above lacks, read only after digits (a bare 字 or 站 after a Chinese numeral is a word).
+_MORE_UNITS = (
+    "平方英里|平方英尺|英亩|海里|光年|天文单位|地球日|马力|加仑|磅|盎司|字|票|枚|尾|匹|株|颗|粒|门|道|节|站|幅"
+)
 _QUANTITY = re.compile(
     rf"(?:约|近|超过|超|逾|第)?\s*\d+(?:[.,，]\d+)*\s*(?:多|余)?\s*(?:万|亿|千|百)*\s*(?:{_UNITS})?(?:以上|左右|多)?"
     rf"|(?:第)?[零〇一二两三四五六七八九十百千万亿]+(?:多|余)?(?:{_UNITS})"
+)
+# A figure with more units, or a range of figures with its unit ("63-74厘米").
+_MORE_QUANTITY = re.compile(
+    rf"\d+(?:\.\d+)?\s*[-－–~至到]\s*\d+(?:\.\d+)?\s*(?:万|亿|千|百)*\s*(?:{_MORE_UNITS}|{_UNITS})"
+    rf"|(?:约|近|超过|逾)?\d+(?:[.,]\d+)*\s*(?:多|余)?\s*(?:万|亿|千|百)*\s*(?:{_MORE_UNITS})"
 )
 _TITLE = re.compile(r"《[^《》\n]{1,30}》")
 _PREPOSITION = re.compile(r"(?:以|在|与|和|及|由|对|向|从|于|被|把|同|跟|将)$")
@@ -110,12 +130,18 @@ def candidate_spans(text: str, tags: list[tuple[str, str]]) -> list[Span]:
                 add(start, end, kind)
         if flags & {"nz", "eng", "j"} or len(run) > 1:
             add(start, end, AnswerType.DESCRIPTION)  # some other name or term
-        # The last name of a run is often the answer alone (重庆 + 软件园 → also 软件园 alone is not; 布兰科·X is).
-        for i, (s, e, _, f) in enumerate(run):
-            if f in _PERSON_TAGS and i == 0 and len(run) > 1:
-                add(s, e, AnswerType.PERSON)
-            if f == "ns" and i == len(run) - 1 and len(run) > 1:
-                add(s, e, AnswerType.PLACE)
+        # A run is often longer than the answer: 巴西足球运动员 holds the place 巴西, 香港大学工程理学士
+        # the university 香港大学, 创始人青木汤之助 the person 青木汤之助. So each place word, alone and
+        # with the run up to it, each run prefix that ends like an organisation, and each person word.
+        if len(run) > 1:
+            for s, e, w, f in run:
+                if f == "ns" or (len(w) > 1 and _PLACE_END.search(w)):
+                    add(start, e, AnswerType.PLACE)
+                    add(s, e, AnswerType.PLACE)
+                if f == "nt" or _ORG_END.search(text[start:e]):
+                    add(start, e, AnswerType.ORGANIZATION)
+                if f in _PERSON_TAGS:
+                    add(s, e, AnswerType.PERSON)
         run.clear()
 
     for word, flag in tags:
@@ -138,9 +164,14 @@ def candidate_spans(text: str, tags: list[tuple[str, str]]) -> list[Span]:
     for start, end in times:
         add(start, end, AnswerType.TIME)
     _join_times(text, times, add)
+    for pattern in (_ERA, _CLOCK):
+        for m in pattern.finditer(text):
+            add(m.start(), m.end(), AnswerType.TIME)
     for m in _QUANTITY.finditer(text):
         if any(ch.isdigit() for ch in m.group()) or re.search(_UNITS, m.group()):
             add(m.start(), m.end(), AnswerType.QUANTITY)
+    for m in _MORE_QUANTITY.finditer(text):
+        add(m.start(), m.end(), AnswerType.QUANTITY)
     return [Span(s, e, text[s:e], frozenset(k)) for (s, e), k in sorted(kinds.items())]
 
 
@@ -179,6 +210,11 @@ SPAN_FEATURES = (
     "near_gap",  # near_terms minus the best near_terms among the question's spans (0 for the best)
     "anchor_gap",  # left + right anchor minus the best such sum among the question's spans
     "latin",  # share of Latin letters in it (a foreign name in brackets seldom answers a Chinese question)
+    "left_context",  # the characters just before it occur just before the question word (nearest weigh most)
+    "right_context",  # ... the characters after it, after the question word ("由[九巴]营运": 由什么公司营运)
+    "left_break",  # punctuation or the sentence's start right before it
+    "right_break",  # ... right after it
+    "context_gap",  # left + right context minus the best such sum among the question's spans
 )
 # A span followed by one of these is the subject of its clause.
 _SUBJECT_NEXT = re.compile(
@@ -193,6 +229,13 @@ _ASKING = re.compile(
 _LEADING_VERB = re.compile(r"(?:位于|坐落于|是|为|在|于|有|叫|称为|名为)")
 _FUNCTION_START = re.compile(r"[了的这那其他她它就也都而并及与和将被把从对]")
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
+# Where a name cut back from the question's right words starts: after the last of these.
+_RIGHT_CUT_AFTER = re.compile(r"[由经被在于为是与和向从给让]")
+# How much of the question on either side of its question word the context features read,
+# and the weights of the 1st..4th nearest characters beside a span.
+CONTEXT_CHARS = 10
+_CONTEXT_WEIGHTS = (1.0, 0.7, 0.5, 0.35)
+_CONTEXT_SKIP = re.compile(r"[\s，。；、,;：:！？!?“”「」（）()《》]")
 _BREAK = re.compile(r"[，。；、,;（(：:！？!?\n]")
 _NEEDS = {
     AnswerType.QUANTITY: re.compile(r"[\d零〇一二两三四五六七八九十百千万亿]"),
@@ -207,6 +250,8 @@ class Anchors:
     left: tuple[str, ...]
     right: tuple[str, ...]
     asks_subject: bool
+    before: str = ""  # the question's last characters before its question word
+    after: str = ""  # ... and its first characters after it
 
     @classmethod
     def of(cls, question: str) -> Anchors:
@@ -219,7 +264,9 @@ class Anchors:
         trimmed = re.sub(r"(?:在|是|于|为|的|有)$", "", before)
         left = tuple(dict.fromkeys(b[-k:] for k in (4, 3, 2) for b in (before, trimmed) if len(b) >= k))
         right = tuple(after[o : o + k] for k in (4, 3, 2) for o in (0, 1) if len(after) >= o + k)
-        return cls(left, right, asking.start() <= max(2, len(question) // 5))
+        return cls(
+            left, right, asking.start() <= max(2, len(question) // 5), before[-CONTEXT_CHARS:], after[:CONTEXT_CHARS]
+        )
 
 
 def anchored_spans(text: str, anchors: Anchors, kind: AnswerType) -> list[Span]:
@@ -251,6 +298,20 @@ def anchored_spans(text: str, anchors: Anchors, kind: AnswerType) -> list[Span]:
             ):
                 out[(start, end)] = Span(start, end, text[start:end], frozenset({kind}))
             at = text.find(left, at + 1)
+    # ... and between the last break, or the last preposition, and the question's right words:
+    # "由噶厦拟定经[达赖喇嘛]同意后任命" for "需经谁同意后任命".
+    for right in anchors.right:
+        at = text.find(right)
+        while at != -1:
+            breaks = [m.end() for m in _BREAK.finditer(text, 0, at)]
+            start = breaks[-1] if breaks else 0
+            leads = [m.end() for m in _RIGHT_CUT_AFTER.finditer(text, start, at)]
+            if leads and leads[-1] < at:
+                start = leads[-1]
+            start, end = _strip(text, start, at)
+            if 2 <= end - start <= 25 and not _FUNCTION_START.match(text, start):
+                out.setdefault((start, end), Span(start, end, text[start:end], frozenset({kind})))
+            at = text.find(right, at + 1)
     return list(out.values())
 
 
@@ -305,6 +366,59 @@ def span_features(
         1.0 if anchored else 0.0,
         1.0 if name_tag else 0.0,
     ]
+
+
+def context_features(span: Span, sentence: str, anchors: Anchors) -> list[float]:
+    """left_context, right_context, left_break and right_break of `span` (offsets in `sentence`)."""
+    before = [ch for ch in reversed(sentence[max(0, span.start - 8) : span.start]) if not _CONTEXT_SKIP.match(ch)]
+    after = [ch for ch in sentence[span.end : span.end + 8] if not _CONTEXT_SKIP.match(ch)]
+    return [
+        _context_share(before, anchors.before),
+        _context_share(after, anchors.after),
+        1.0 if span.start == 0 or _CONTEXT_SKIP.match(sentence[span.start - 1]) else 0.0,
+        1.0 if span.end >= len(sentence) or _CONTEXT_SKIP.match(sentence[span.end]) else 0.0,
+    ]
+
+
+def context_fit(sentence: str, anchors: Anchors, reach: int = 30) -> float:
+    """How well some gap of 1 to `reach` characters in `sentence` sits between the
+    question's words before and after its question word: the best left + right
+    context share around any such gap, over the number of sides the question has.
+    A sentence that answers "X由什么公司营运" often reads "X…由[九巴]营运"."""
+    sides = bool(anchors.before) + bool(anchors.after)
+    if not sides:
+        return 0.0
+    left = _side_shares(sentence, anchors.before, before=True)
+    right = _side_shares(sentence, anchors.after, before=False)
+    best = 0.0
+    for i in range(len(sentence)):
+        best = max(best, left[i] + max(right[i + 1 : i + 1 + reach]))
+    return best / sides
+
+
+def _side_shares(sentence: str, context: str, before: bool) -> list[float]:
+    """For each cut position 0..len(sentence): the context share of the four nearest
+    characters (punctuation skipped) before it, or after it."""
+    n = len(sentence)
+    shares = [0.0] * (n + 1)
+    if not context:
+        return shares
+    near: list[str] = []  # the nearest kept characters on that side, nearest first
+    for position in range(n + 1) if before else range(n, -1, -1):
+        if not before and position < n and not _CONTEXT_SKIP.match(sentence[position]):
+            near = [sentence[position], *near[:3]]
+        shares[position] = _context_share(near, context)
+        if before and position < n and not _CONTEXT_SKIP.match(sentence[position]):
+            near = [sentence[position], *near[:3]]
+    return shares
+
+
+def _context_share(chars: list[str], context: str) -> float:
+    """Weighted share of the four nearest `chars` that `context` holds."""
+    if not context:
+        return 0.0
+    found = sum(w for w, ch in zip(_CONTEXT_WEIGHTS, chars[:4], strict=False) if ch in context)
+    return found / sum(_CONTEXT_WEIGHTS)
 
 
 def latin_share(text: str) -> float:

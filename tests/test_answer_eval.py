@@ -50,6 +50,9 @@ def test_summary_arithmetic() -> None:
     # short answers over the 2 typed present rows: (1.0 + 0.5) / 2
     assert s["typed"] == 2 and s["f1"] == 0.75
     assert "| all | 3 | 0.333 | 0.333 | 1.00 | 2 | 0.500 | 2 |" in to_markdown("cmrc2018", rows)
+    # ... and per kind asked for: the two typed rows are places, (1.0 + 0.5) / 2 (row() gives EM = F1)
+    assert "| place | 2 | 0.000 | 0.750 | 0.750 |" in to_markdown("cmrc2018", rows)
+    assert "by kind" not in to_markdown("seed", [row("present", True, True, f1=None)])  # no short gold
 
 
 def test_ask_one_scores_quotes_and_short_answers() -> None:

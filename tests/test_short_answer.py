@@ -12,8 +12,11 @@ from policyqa.index.answer_types import AnswerType
 from policyqa.index.short_answer import (
     SPAN_FEATURES,
     Anchors,
+    Span,
     anchored_spans,
     candidate_spans,
+    context_features,
+    context_fit,
     latin_share,
     span_features,
 )
@@ -71,6 +74,24 @@ def test_a_date_written_in_pieces_is_also_one_span(tokenizer: ChineseTokenizer) 
     assert "一九九七年" in spans_of(tokenizer, "香港一九九七年回归。")
 
 
+def test_a_run_of_nouns_also_gives_the_name_inside_it(tokenizer: ChineseTokenizer) -> None:
+    # The answer is often a word of a longer noun run: the country of 巴西足球运动员,
+    # the university of 香港大学工程理学士学位毕业, the person after a title.
+    assert AnswerType.PLACE in spans_of(tokenizer, "莱昂德罗·内托，巴西足球运动员，司职前锋。")["巴西"]
+    assert AnswerType.ORGANIZATION in spans_of(tokenizer, "他于香港大学工程理学士学位毕业。")["香港大学"]
+    whole = spans_of(tokenizer, "他于香港大学工程理学士学位毕业。")
+    assert any(len(text) > len("香港大学") and text.startswith("香港大学") for text in whole)  # the run stays
+
+
+def test_eras_clock_times_ranges_and_more_units(tokenizer: ChineseTokenizer) -> None:
+    assert AnswerType.TIME in spans_of(tokenizer, "金华县始于东汉，属会稽郡。")["东汉"]
+    assert AnswerType.TIME in spans_of(tokenizer, "新角龙类生存于白垩纪早到末期。")["白垩纪早到末期"]
+    assert AnswerType.TIME in spans_of(tokenizer, "营业时间为5时30分－22时30分。")["5时30分－22时30分"]
+    assert AnswerType.QUANTITY in spans_of(tokenizer, "体长63-74厘米，重2公斤。")["63-74厘米"]
+    assert AnswerType.QUANTITY in spans_of(tokenizer, "面积368平方英里（953平方公里）。")["368平方英里"]
+    assert "十字" not in spans_of(tokenizer, "位于十字路口。")  # a unit only after digits
+
+
 @pytest.mark.parametrize("text", ["", "。，！", "abc"])
 def test_no_spans_from_punctuation_or_nothing(tokenizer: ChineseTokenizer, text: str) -> None:
     assert all(any(ch.isalnum() for ch in s) for s in spans_of(tokenizer, text))
@@ -89,13 +110,37 @@ def test_anchors_cut_the_span_between_the_question_words() -> None:
     assert Anchors.of("没有疑问词").left == ()
 
 
+def test_a_name_is_also_cut_back_from_the_question_words_after_it() -> None:
+    anchors = Anchors.of("朗孜厦的长官需经谁同意后任命？")
+    sentence = "朗孜厦的长官为五品米本二人，由噶厦拟定经达赖喇嘛同意后任命。"
+    spans = {s.text for s in anchored_spans(sentence, anchors, AnswerType.PERSON)}
+    assert "达赖喇嘛" in spans  # after the last 经, before 同意后任命
+    assert not any("，" in text for text in spans)  # never across a break
+
+
+def test_context_features_read_the_question_around_its_question_word() -> None:
+    anchors = Anchors.of("过海隧道巴士935线由什么公司营运？")
+    assert anchors.before.endswith("935线由") and anchors.after == "公司营运"
+    sentence = "过海隧道巴士935线是香港一条巴士路线，由九巴营运。"
+    at = sentence.index("九巴")
+    span = Span(at, at + 2, "九巴", frozenset({AnswerType.ORGANIZATION}))
+    left, right, left_break, right_break = context_features(span, sentence, anchors)
+    assert left > 0.5 and right > 0.6 and left_break == 0.0 and right_break == 0.0  # 由[九巴]营运
+    elsewhere = Span(0, 6, "过海隧道巴士", frozenset({AnswerType.ORGANIZATION}))
+    assert sum(context_features(elsewhere, sentence, anchors)[:2]) < left + right
+    # a sentence with a gap between the question's words fits better than one without
+    assert context_fit(sentence, anchors) > context_fit("过海隧道巴士935线是香港一条巴士路线。", anchors)
+    assert context_fit(sentence, Anchors.of("没有疑问词")) == 0.0
+
+
 def test_span_features_are_named_and_anchor_aware() -> None:
     sentence = "固始站位于河南省固始县段集镇，是京九铁路的车站。"
     span = anchored_spans(sentence, Anchors.of("固始站位于哪里？"), AnswerType.PLACE)[0]
     features = span_features(
         span, sentence, "固始站位于哪里？", Anchors.of("固始站位于哪里？"), [(0, 3)], True, 0.9, ""
     )
-    assert len(features) == len(SPAN_FEATURES) - 3  # the answerer adds the two gaps and the Latin share
+    # the answerer adds the two gaps, the Latin share, the four context features and their gap
+    assert len(features) == len(SPAN_FEATURES) - 8
     named = dict(zip(SPAN_FEATURES, features, strict=False))
     assert named["left_anchor"] == 1.0 and named["in_best"] == 1.0 and named["in_question"] < 0.5
 
