@@ -50,6 +50,7 @@ from .short_answer import (
     candidate_spans,
     context_features,
     context_fit,
+    ends_like_noun,
     latin_share,
     span_features,
 )
@@ -525,7 +526,7 @@ class ExtractiveAnswerer:
                 "english": 0.0 if analysis.chinese else 1.0,
                 "figures": _figure_share(question_figures, c.text),
                 "tiling": _tiling(analysis.core, folded[i]),
-                "context_fit": context_fit(c.text, analysis.anchors),
+                "context_fit": context_fit(folded[i], analysis.anchors) if analysis.chinese else 0.0,
             })
         # Each sentence against the best of its rivals: which sentence answers is a choice among them.
         for name in ("sentence_terms", "dense", "bigrams", "local_terms", "local_bigrams", "tiling", "context_fit"):
@@ -683,14 +684,16 @@ class ExtractiveAnswerer:
             anchor_top = max(r[2][left] + r[2][right] for r in rows)
             for _, _, features in rows:
                 features += [features[near] - near_top, features[left] + features[right] - anchor_top]
+        # Character-level reading of the question's context: Chinese questions only, as in score().
         for span, sentence, features in rows:
             features.append(latin_share(span.text) if analysis.chinese else 0.0)
-            features += context_features(span, sentence.text, anchors)
-        before, after = SPAN_FEATURES.index("left_context"), SPAN_FEATURES.index("right_context")
-        if rows:
-            context_top = max(r[2][before] + r[2][after] for r in rows)
-            for _, _, features in rows:
-                features.append(features[before] + features[after] - context_top)
+            features += context_features(span, sentence.text, anchors) if analysis.chinese else [0.0] * 4
+        lc, rc = SPAN_FEATURES.index("left_context"), SPAN_FEATURES.index("right_context")
+        context_top = max((r[2][lc] + r[2][rc] for r in rows), default=0.0)
+        names = analysis.kind in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.ORGANIZATION)
+        for span, _, features in rows:
+            features.append(features[lc] + features[rc] - context_top)
+            features.append(ends_like_noun(span, anchors.noun) if names and analysis.chinese else 0.0)
         return rows
 
     def short_answer(

@@ -16,6 +16,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
 from .answer_types import AnswerType
 
 _NAME_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz", "n", "j", "eng", "ng", "nx", "an", "vn"})
@@ -41,16 +44,22 @@ _TIME = re.compile(
 _REIGN_YEAR = re.compile(
     r"(?:(?![零〇一二两三四五六七八九十百千])[\u4e00-\u9fff]){2}(?:元|[一二三四五六七八九十]{1,3})年(?=[（(]\d{1,4}年)"
 )
-# Dynasties and eras ("东汉", "清代康熙年间" reads 清代) and geological periods ("白垩纪早到末期").
+# Dynasties and eras, and geological periods ("白垩纪早到末期"). A one-character dynasty
+# only with 朝/代 or a part of it (唐朝, 清代康熙年间 reads 清代, 明末): alone, 元 明 周 金
+# are everyday characters (亿元, 明确, 周边, 资金).
+_ERA_PART = r"(?:初年|末年|初期|中期|后期|末期|时期|年间)"
 _ERA = re.compile(
-    r"(?:西汉|东汉|西晋|东晋|北宋|南宋|北魏|东魏|西魏|北齐|北周|南北朝|三国|五代十国|五代|战国|春秋|民国|[夏商周秦汉晋隋唐宋辽金元明清])"
-    r"(?:朝|代)?(?:初年|末年|初期|中期|后期|末期|时期|年间)?"
-    r"|[\u4e00-\u9fff]{2}纪(?:早期|中期|晚期|末期|早到末期)?"
+    rf"(?:西汉|东汉|西晋|东晋|北宋|南宋|北魏|东魏|西魏|北齐|北周|南北朝|三国|五代十国|五代|战国|春秋|民国)"
+    rf"(?:时期|年间|末年|初年)?"
+    rf"|[夏商周秦汉晋隋唐宋辽金元明清](?:朝|代){_ERA_PART}?|[夏商周秦汉晋隋唐宋辽金元明清]{_ERA_PART}"
+    r"|(?:寒武|奥陶|志留|泥盆|石炭|二叠|三叠|侏罗|白垩|古近|新近|第三|第四)纪(?:早期|中期|晚期|末期|早到末期)?"
 )
-# Clock times and their ranges ("5时30分－22时30分", "10:30").
-_CLOCK = re.compile(
-    r"\d{1,2}\s*[时:：点]\s*\d{1,2}\s*分?(?:\s*[-－–~至到]\s*\d{1,2}\s*[时:：点]\s*\d{1,2}\s*分?)?"
-)
+# A range between two figures or two times.
+_TO = r"\s*[-－–~至到]\s*"
+# Clock times and their ranges ("5时30分－22时30分", "10:30"); never inside a longer
+# figure (2023:10) and never a score or ratio (3:1: minutes have two digits).
+_CLOCK_TIME = r"\d{1,2}(?:\s*[时点]\s*\d{1,2}\s*分?|[:：]\d{2})"
+_CLOCK = re.compile(rf"(?<!\d){_CLOCK_TIME}(?:{_TO}{_CLOCK_TIME})?(?!\d)")
 # Pieces of one date written apart ("元和九年（814年）九月"): only brackets or a space between them.
 _TIME_JOINER = re.compile(r"^[\s（）()]{0,2}$")
 _UNITS = (
@@ -58,18 +67,19 @@ _UNITS = (
     "平方公里|平方千米|平方米|公顷|亩|千米|公里|厘米|毫米|米|英尺|英里|英寸|吨|万吨|千克|公斤|克|千瓦|兆瓦|瓦|"
     "分钟|小时|天|日|个月|月|周|度|级|部|本|首|场|位|辆|台|架|艘|层|户|件|册|集|章|卷|篇|分|秒|升|立方米|号|期|支|块|只|头|棵|张"
 )
-# Units the pattern above lacks, read only after digits (a bare 字 or 站 after a Chinese numeral is a word).
+# More units, read only after digits (a bare 字 or 站 after a Chinese numeral is a word);
+# first in the alternation, so that 平方英里 is read before 英里 and 光年 before 年.
 _MORE_UNITS = (
     "平方英里|平方英尺|英亩|海里|光年|天文单位|地球日|马力|加仑|磅|盎司|字|票|枚|尾|匹|株|颗|粒|门|道|节|站|幅"
 )
 _QUANTITY = re.compile(
-    rf"(?:约|近|超过|超|逾|第)?\s*\d+(?:[.,，]\d+)*\s*(?:多|余)?\s*(?:万|亿|千|百)*\s*(?:{_UNITS})?(?:以上|左右|多)?"
+    rf"(?:约|近|超过|超|逾|第)?\s*\d+(?:[.,，]\d+)*\s*(?:多|余)?\s*(?:万|亿|千|百)*\s*(?:{_MORE_UNITS}|{_UNITS})?"
+    rf"(?:以上|左右|多)?"
     rf"|(?:第)?[零〇一二两三四五六七八九十百千万亿]+(?:多|余)?(?:{_UNITS})"
 )
-# A figure with more units, or a range of figures with its unit ("63-74厘米").
-_MORE_QUANTITY = re.compile(
-    rf"\d+(?:\.\d+)?\s*[-－–~至到]\s*\d+(?:\.\d+)?\s*(?:万|亿|千|百)*\s*(?:{_MORE_UNITS}|{_UNITS})"
-    rf"|(?:约|近|超过|逾)?\d+(?:[.,]\d+)*\s*(?:多|余)?\s*(?:万|亿|千|百)*\s*(?:{_MORE_UNITS})"
+# A range of figures with its unit ("63-74厘米").
+_QUANTITY_RANGE = re.compile(
+    rf"(?<![\d.])\d+(?:\.\d+)?{_TO}\d+(?:\.\d+)?\s*(?:万|亿|千|百)*\s*(?:{_MORE_UNITS}|{_UNITS})"
 )
 _TITLE = re.compile(r"《[^《》\n]{1,30}》")
 _PREPOSITION = re.compile(r"(?:以|在|与|和|及|由|对|向|从|于|被|把|同|跟|将)$")
@@ -99,7 +109,8 @@ def candidate_spans(text: str, tags: list[tuple[str, str]]) -> list[Span]:
     """Every span of `text` that could be a short answer.
 
     `tags` is `text` cut by jieba.posseg (the words must concatenate to `text`).
-    Names are maximal runs of noun-like words (a "·" joins two person names);
+    Names are maximal runs of noun-like words (a "·" joins two person names),
+    and the place, organisation and person words inside a longer run;
     times and quantities come from patterns. A span is listed once, with every
     kind it could be.
     """
@@ -170,7 +181,7 @@ def candidate_spans(text: str, tags: list[tuple[str, str]]) -> list[Span]:
     for m in _QUANTITY.finditer(text):
         if any(ch.isdigit() for ch in m.group()) or re.search(_UNITS, m.group()):
             add(m.start(), m.end(), AnswerType.QUANTITY)
-    for m in _MORE_QUANTITY.finditer(text):
+    for m in _QUANTITY_RANGE.finditer(text):
         add(m.start(), m.end(), AnswerType.QUANTITY)
     return [Span(s, e, text[s:e], frozenset(k)) for (s, e), k in sorted(kinds.items())]
 
@@ -215,6 +226,7 @@ SPAN_FEATURES = (
     "left_break",  # punctuation or the sentence's start right before it
     "right_break",  # ... right after it
     "context_gap",  # left + right context minus the best such sum among the question's spans
+    "asked_noun",  # a name that ends like the noun asked about (什么公司 → …公司, 哪个国家 → …国), names only
 )
 # A span followed by one of these is the subject of its clause.
 _SUBJECT_NEXT = re.compile(
@@ -229,13 +241,15 @@ _ASKING = re.compile(
 _LEADING_VERB = re.compile(r"(?:位于|坐落于|是|为|在|于|有|叫|称为|名为)")
 _FUNCTION_START = re.compile(r"[了的这那其他她它就也都而并及与和将被把从对]")
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
+# The noun a question asks about, after its question word and a measure word: 公司 of 由什么公司营运.
+_ASKED_NOUN = re.compile(r"(?:什么|哪一个|哪一|哪个|哪|何)(?:个|位|家|所|座|条|种|支|间|部|本)?([\u4e00-\u9fff]{2})")
 # Where a name cut back from the question's right words starts: after the last of these.
 _RIGHT_CUT_AFTER = re.compile(r"[由经被在于为是与和向从给让]")
 # How much of the question on either side of its question word the context features read,
 # and the weights of the 1st..4th nearest characters beside a span.
 CONTEXT_CHARS = 10
 _CONTEXT_WEIGHTS = (1.0, 0.7, 0.5, 0.35)
-_CONTEXT_SKIP = re.compile(r"[\s，。；、,;：:！？!?“”「」（）()《》]")
+_CONTEXT_SKIP = frozenset("，。；、,;：:！？!?“”「」（）()《》")  # and whitespace
 _BREAK = re.compile(r"[，。；、,;（(：:！？!?\n]")
 _NEEDS = {
     AnswerType.QUANTITY: re.compile(r"[\d零〇一二两三四五六七八九十百千万亿]"),
@@ -252,6 +266,7 @@ class Anchors:
     asks_subject: bool
     before: str = ""  # the question's last characters before its question word
     after: str = ""  # ... and its first characters after it
+    noun: str = ""  # the noun it asks about (公司 of 什么公司), if any
 
     @classmethod
     def of(cls, question: str) -> Anchors:
@@ -264,15 +279,19 @@ class Anchors:
         trimmed = re.sub(r"(?:在|是|于|为|的|有)$", "", before)
         left = tuple(dict.fromkeys(b[-k:] for k in (4, 3, 2) for b in (before, trimmed) if len(b) >= k))
         right = tuple(after[o : o + k] for k in (4, 3, 2) for o in (0, 1) if len(after) >= o + k)
+        noun = _ASKED_NOUN.search(question)
         return cls(
-            left, right, asking.start() <= max(2, len(question) // 5), before[-CONTEXT_CHARS:], after[:CONTEXT_CHARS]
+            left, right, asking.start() <= max(2, len(question) // 5), before[-CONTEXT_CHARS:], after[:CONTEXT_CHARS],
+            noun.group(1) if noun else "",
         )
 
 
 def anchored_spans(text: str, anchors: Anchors, kind: AnswerType) -> list[Span]:
     """Spans cut between an occurrence of the question's left words and the next
-    break (or its right words): "固始站位于[河南省固始县段集镇]". Names only: a
-    time or a figure has its own pattern, which gives cleaner edges."""
+    break (or its right words): "固始站位于[河南省固始县段集镇]"; and cut back from
+    an occurrence of its right words to the last preposition or break before it:
+    "经[达赖喇嘛]同意后任命". Names only: a time or a figure has its own pattern,
+    which gives cleaner edges."""
     out: dict[tuple[int, int], Span] = {}
     if kind not in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.ORGANIZATION):
         return []
@@ -305,10 +324,12 @@ def anchored_spans(text: str, anchors: Anchors, kind: AnswerType) -> list[Span]:
         while at != -1:
             breaks = [m.end() for m in _BREAK.finditer(text, 0, at)]
             start = breaks[-1] if breaks else 0
-            leads = [m.end() for m in _RIGHT_CUT_AFTER.finditer(text, start, at)]
-            if leads and leads[-1] < at:
-                start = leads[-1]
-            start, end = _strip(text, start, at)
+            end = at
+            while end > start and _RIGHT_CUT_AFTER.match(text, end - 1):
+                end -= 1  # "长官经[同意后任命]": the name ends before its preposition
+            leads = [m.end() for m in _RIGHT_CUT_AFTER.finditer(text, start, end)]
+            start = leads[-1] if leads else start
+            start, end = _strip(text, start, end)
             if 2 <= end - start <= 25 and not _FUNCTION_START.match(text, start):
                 out.setdefault((start, end), Span(start, end, text[start:end], frozenset({kind})))
             at = text.find(right, at + 1)
@@ -370,13 +391,11 @@ def span_features(
 
 def context_features(span: Span, sentence: str, anchors: Anchors) -> list[float]:
     """left_context, right_context, left_break and right_break of `span` (offsets in `sentence`)."""
-    before = [ch for ch in reversed(sentence[max(0, span.start - 8) : span.start]) if not _CONTEXT_SKIP.match(ch)]
-    after = [ch for ch in sentence[span.end : span.end + 8] if not _CONTEXT_SKIP.match(ch)]
     return [
-        _context_share(before, anchors.before),
-        _context_share(after, anchors.after),
-        1.0 if span.start == 0 or _CONTEXT_SKIP.match(sentence[span.start - 1]) else 0.0,
-        1.0 if span.end >= len(sentence) or _CONTEXT_SKIP.match(sentence[span.end]) else 0.0,
+        _context_share(_nearest(sentence, span.start, before=True), anchors.before),
+        _context_share(_nearest(sentence, span.end, before=False), anchors.after),
+        1.0 if span.start == 0 or _skipped(sentence[span.start - 1]) else 0.0,
+        1.0 if span.end >= len(sentence) or _skipped(sentence[span.end]) else 0.0,
     ]
 
 
@@ -386,38 +405,68 @@ def context_fit(sentence: str, anchors: Anchors, reach: int = 30) -> float:
     context share around any such gap, over the number of sides the question has.
     A sentence that answers "X由什么公司营运" often reads "X…由[九巴]营运"."""
     sides = bool(anchors.before) + bool(anchors.after)
-    if not sides:
+    if not sides or not sentence:
         return 0.0
     left = _side_shares(sentence, anchors.before, before=True)
     right = _side_shares(sentence, anchors.after, before=False)
-    best = 0.0
-    for i in range(len(sentence)):
-        best = max(best, left[i] + max(right[i + 1 : i + 1 + reach]))
+    best = max(right[1:])  # a gap with nothing of the question before it
+    if anchors.before:
+        # following[i] = max(right[i + 1 : i + 1 + reach]): the best right side of a gap opening at i
+        padded = np.array(right[1:] + [0.0] * (reach - 1))
+        following = sliding_window_view(padded, reach).max(axis=1)
+        sums = np.array(left[:-1]) + following
+        opened = np.array(left[:-1]) > 0
+        if opened.any():
+            best = max(best, float(sums[opened].max()))
     return best / sides
 
 
 def _side_shares(sentence: str, context: str, before: bool) -> list[float]:
-    """For each cut position 0..len(sentence): the context share of the four nearest
-    characters (punctuation skipped) before it, or after it."""
+    """`_context_share(_nearest(sentence, p, before), context)` for every cut position p
+    (0..len(sentence)), in one pass: context_fit reads them all, for every candidate."""
     n = len(sentence)
     shares = [0.0] * (n + 1)
     if not context:
         return shares
-    near: list[str] = []  # the nearest kept characters on that side, nearest first
+    w0, w1, w2, w3 = _CONTEXT_WEIGHTS
+    total = sum(_CONTEXT_WEIGHTS)
+    h0 = h1 = h2 = h3 = False  # whether the context holds the 1st..4th nearest kept character
     for position in range(n + 1) if before else range(n, -1, -1):
-        if not before and position < n and not _CONTEXT_SKIP.match(sentence[position]):
-            near = [sentence[position], *near[:3]]
-        shares[position] = _context_share(near, context)
-        if before and position < n and not _CONTEXT_SKIP.match(sentence[position]):
-            near = [sentence[position], *near[:3]]
+        if not before and position < n and not _skipped(sentence[position]):
+            h0, h1, h2, h3 = sentence[position] in context, h0, h1, h2
+        shares[position] = (w0 * h0 + w1 * h1 + w2 * h2 + w3 * h3) / total  # as _context_share sums them
+        if before and position < n and not _skipped(sentence[position]):
+            h0, h1, h2, h3 = sentence[position] in context, h0, h1, h2
     return shares
 
 
+def ends_like_noun(span: Span, noun: str) -> float:
+    """1.0 when the span ends with the asked-about noun or one of its characters (美国 for 国家)."""
+    text = span.text.strip()
+    return 1.0 if noun and text and (text.endswith(noun) or text[-1] in noun) else 0.0
+
+
+def _nearest(sentence: str, position: int, before: bool, count: int = 4) -> list[str]:
+    """The `count` characters nearest to `position` on one side, nearest first, punctuation skipped."""
+    out: list[str] = []
+    step = -1 if before else 1
+    i = position - 1 if before else position
+    while 0 <= i < len(sentence) and len(out) < count:
+        if not _skipped(sentence[i]):
+            out.append(sentence[i])
+        i += step
+    return out
+
+
+def _skipped(ch: str) -> bool:
+    return ch.isspace() or ch in _CONTEXT_SKIP
+
+
 def _context_share(chars: list[str], context: str) -> float:
-    """Weighted share of the four nearest `chars` that `context` holds."""
+    """Weighted share of the nearest `chars` (at most four) that `context` holds."""
     if not context:
         return 0.0
-    found = sum(w for w, ch in zip(_CONTEXT_WEIGHTS, chars[:4], strict=False) if ch in context)
+    found = sum(w for w, ch in zip(_CONTEXT_WEIGHTS, chars, strict=False) if ch in context)
     return found / sum(_CONTEXT_WEIGHTS)
 
 

@@ -17,6 +17,7 @@ from policyqa.index.short_answer import (
     candidate_spans,
     context_features,
     context_fit,
+    ends_like_noun,
     latin_share,
     span_features,
 )
@@ -90,6 +91,15 @@ def test_eras_clock_times_ranges_and_more_units(tokenizer: ChineseTokenizer) -> 
     assert AnswerType.QUANTITY in spans_of(tokenizer, "体长63-74厘米，重2公斤。")["63-74厘米"]
     assert AnswerType.QUANTITY in spans_of(tokenizer, "面积368平方英里（953平方公里）。")["368平方英里"]
     assert "十字" not in spans_of(tokenizer, "位于十字路口。")  # a unit only after digits
+    assert AnswerType.TIME in spans_of(tokenizer, "此庙建于清代康熙年间。")["清代康熙年间"[:2]]
+
+
+def test_everyday_characters_and_scores_are_no_times(tokenizer: ChineseTokenizer) -> None:
+    # 元 明 周 金 are dynasties only with 朝/代 or a part of a reign; 3:1 is a score; 2023:10 no clock
+    found = spans_of(tokenizer, "投资4.6亿元，明确周边商业清洁，资金到位，以3:1获胜，编号2023:10，为了纪念。")
+    times = {text for text, kinds in found.items() if AnswerType.TIME in kinds}
+    assert not times & {"元", "明", "周", "商", "清", "金", "23:10", "3:1", "为了纪"}, times
+    assert AnswerType.TIME in spans_of(tokenizer, "唐朝末年，此地归属吐蕃。")["唐朝末年"]
 
 
 @pytest.mark.parametrize("text", ["", "。，！", "abc"])
@@ -116,6 +126,9 @@ def test_a_name_is_also_cut_back_from_the_question_words_after_it() -> None:
     spans = {s.text for s in anchored_spans(sentence, anchors, AnswerType.PERSON)}
     assert "达赖喇嘛" in spans  # after the last 经, before 同意后任命
     assert not any("，" in text for text in spans)  # never across a break
+    # a preposition right before the right words: the name before it, not "长官经"
+    close = {s.text for s in anchored_spans("朗孜厦的长官经同意后任命。", anchors, AnswerType.PERSON)}
+    assert "长官经" not in close and "朗孜厦的长官" in close
 
 
 def test_context_features_read_the_question_around_its_question_word() -> None:
@@ -130,7 +143,26 @@ def test_context_features_read_the_question_around_its_question_word() -> None:
     assert sum(context_features(elsewhere, sentence, anchors)[:2]) < left + right
     # a sentence with a gap between the question's words fits better than one without
     assert context_fit(sentence, anchors) > context_fit("过海隧道巴士935线是香港一条巴士路线。", anchors)
-    assert context_fit(sentence, Anchors.of("没有疑问词")) == 0.0
+    assert context_fit(sentence, Anchors.of("没有疑问词")) == 0.0 and context_fit("", anchors) == 0.0
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_the_one_pass_shares_equal_the_nearest_characters_at_every_position(before: bool) -> None:
+    from policyqa.index.short_answer import _context_share, _nearest, _side_shares
+
+    sentence = "过海隧道巴士935线，是香港（九龙）一条“巴士”路线， 由九巴营运。"
+    context = "935线由什么公司营运"
+    expected = [_context_share(_nearest(sentence, p, before), context) for p in range(len(sentence) + 1)]
+    assert _side_shares(sentence, context, before) == expected and max(expected) > 0
+
+
+def test_the_noun_asked_about() -> None:
+    assert Anchors.of("过海隧道巴士935线由什么公司营运？").noun == "公司"
+    assert Anchors.of("乌姆盖萨尔是哪个国家的军港？").noun == "国家"
+    assert Anchors.of("固始站位于哪里？").noun == ""
+    place = Span(0, 2, "美国", frozenset({AnswerType.PLACE}))
+    assert ends_like_noun(place, "国家") == 1.0 and ends_like_noun(place, "") == 0.0
+    assert ends_like_noun(Span(0, 3, "德克萨", frozenset({AnswerType.PLACE})), "国家") == 0.0
 
 
 def test_span_features_are_named_and_anchor_aware() -> None:
@@ -139,8 +171,8 @@ def test_span_features_are_named_and_anchor_aware() -> None:
     features = span_features(
         span, sentence, "固始站位于哪里？", Anchors.of("固始站位于哪里？"), [(0, 3)], True, 0.9, ""
     )
-    # the answerer adds the two gaps, the Latin share, the four context features and their gap
-    assert len(features) == len(SPAN_FEATURES) - 8
+    # the answerer adds the two gaps, the Latin share, the four context features, their gap and the asked noun
+    assert len(features) == len(SPAN_FEATURES) - 9
     named = dict(zip(SPAN_FEATURES, features, strict=False))
     assert named["left_anchor"] == 1.0 and named["in_best"] == 1.0 and named["in_question"] < 0.5
 
