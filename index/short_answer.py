@@ -48,10 +48,11 @@ _REIGN_YEAR = re.compile(
 # only with 朝/代 or a part of it (唐朝, 清代康熙年间 reads 清代, 明末): alone, 元 明 周 金
 # are everyday characters (亿元, 明确, 周边, 资金).
 _ERA_PART = r"(?:初年|末年|初期|中期|后期|末期|时期|年间)"
+_ONE_CHARACTER_DYNASTY = r"[夏商周秦汉晋隋唐宋辽金元明清]"
 _ERA = re.compile(
-    rf"(?:西汉|东汉|西晋|东晋|北宋|南宋|北魏|东魏|西魏|北齐|北周|南北朝|三国|五代十国|五代|战国|春秋|民国)"
-    rf"(?:时期|年间|末年|初年)?"
-    rf"|[夏商周秦汉晋隋唐宋辽金元明清](?:朝|代){_ERA_PART}?|[夏商周秦汉晋隋唐宋辽金元明清]{_ERA_PART}"
+    r"(?:西汉|东汉|西晋|东晋|北宋|南宋|北魏|东魏|西魏|北齐|北周|南北朝|三国|五代十国|五代|战国|春秋|民国)"
+    r"(?:时期|年间|末年|初年)?"
+    rf"|{_ONE_CHARACTER_DYNASTY}(?:朝|代){_ERA_PART}?|{_ONE_CHARACTER_DYNASTY}{_ERA_PART}"
     r"|(?:寒武|奥陶|志留|泥盆|石炭|二叠|三叠|侏罗|白垩|古近|新近|第三|第四)纪(?:早期|中期|晚期|末期|早到末期)?"
 )
 # A range between two figures or two times.
