@@ -143,6 +143,18 @@ SENTENCE_FEATURES = (
     "context_fit",  # some gap in it sits between the question's words before and after its question word
     "context_fit_gap",  # ... minus the best among the candidates
 )
+# The best sentence's features the decision reads too.
+_BEST_SENTENCE_FEATURES = (
+    "sentence_terms",
+    "title_terms",
+    "bigrams",
+    "common_run",
+    "local_terms",
+    "anchors",
+    "figures",
+    "tiling",
+    "context_fit",
+)
 DECISION_FEATURES = (
     "best_sentence",  # the best sentence's probability
     "margin",  # ... minus the second best's
@@ -162,6 +174,9 @@ DECISION_FEATURES = (
     "subject_in_document",  # longest run of the question's leading noun phrase in the best document, over its length
     "subject_in_passage",  # ... in the best passage
     "english",  # the question is not mostly Chinese
+    # The best sentence's own reading of the question, each named best_<sentence feature>:
+    # its probability alone hides which evidence it rests on, and the trees combine them.
+    *(f"best_{name}" for name in _BEST_SENTENCE_FEATURES),
 )
 # How many sentences before the best one a short answer may come from: a
 # report names its subject once ("未来，广阳湾智创生态城将…") and then lists its targets.
@@ -586,6 +601,7 @@ class ExtractiveAnswerer:
             _common_run(analysis.subject, folded_document) if analysis.subject else 1.0,
             _common_run(analysis.subject, passage) if analysis.subject else 1.0,
             0.0 if analysis.chinese else 1.0,
+            *(_feature(best, name) for name in _BEST_SENTENCE_FEATURES),
         ]
 
     # ---- the decisions ----

@@ -96,7 +96,10 @@ def test_found_rates_on_dev_and_held_out(all_answers: dict[str, object]) -> None
     """The seed figures in the README ("Answer evaluation"), measured here so they cannot go stale unnoticed.
 
     On 2026-11-30, `policyqa eval --task answer`: the gold answer inside the quotes
-    for 35/40 dev and 13/20 held-out questions; unanswerable refused 12/20 dev, 8/10 held out."""
+    for 35/40 dev and 13/20 held-out questions; unanswerable refused 12/20 dev, 8/10 held out.
+    On 2026-12-01, with the best sentence's own features in the decision: 39/40 and 13/20;
+    refused 13/20 dev and 7/10 held out (9/10 before: two near misses now answered, while the
+    seed dev rows out of fold went from 9 to 11 refused of 16; README, "Answers")."""
     from policyqa.eval.metrics import answer_in_quotes
 
     counts: Counter[str] = Counter()
@@ -108,7 +111,7 @@ def test_found_rates_on_dev_and_held_out(all_answers: dict[str, object]) -> None
         counts[f"{q['split']}_refused"] += not all_answers[q["id"]].found  # type: ignore[attr-defined]
     print(dict(counts))
     assert counts["dev_hit"] >= 35 and counts["dev_refused"] >= 12
-    assert counts["heldout_hit"] >= 13 and counts["heldout_refused"] >= 8
+    assert counts["heldout_hit"] >= 13 and counts["heldout_refused"] >= 7
     assert not all_answers["u01"].found  # type: ignore[attr-defined]
 
 
@@ -148,6 +151,18 @@ def test_salient_periods_years_and_figures(answerer: ExtractiveAnswerer) -> None
 def test_weak_evidence_is_not_found(answerer: ExtractiveAnswerer, question: str, reason: str) -> None:
     answer = answerer.answer(question)
     assert not answer.found and reason in answer.reason
+
+
+def test_decision_reads_the_best_sentences_own_features(answerer: ExtractiveAnswerer) -> None:
+    from policyqa.index.answer import DECISION_FEATURES, SENTENCE_FEATURES
+
+    analysis = answerer.analyze("重庆经开区上半年地区生产总值是多少？")
+    features = dict(zip(DECISION_FEATURES, answerer.decision_features(analysis), strict=True))
+    best = dict(zip(SENTENCE_FEATURES, analysis.candidates[0].features, strict=True))
+    copied = [name for name in DECISION_FEATURES if name.startswith("best_") and name != "best_sentence"]
+    assert len(copied) == 9 and features["best_sentence"] == analysis.candidates[0].score
+    assert all(features[name] == best[name.removeprefix("best_")] for name in copied)
+    assert features["best_tiling"] > 0  # the question's words are in its best sentence
 
 
 def test_filters_reach_the_search(answerer: ExtractiveAnswerer) -> None:

@@ -23,7 +23,7 @@ def test_shipped_model_is_plain_json_and_loads_without_pickle(monkeypatch: pytes
     monkeypatch.setattr(pickle, "loads", refuse)
     raw = json.loads(DEFAULT_MODEL_PATH.read_text(encoding="utf-8"))  # it is JSON, nothing else
     assert raw["format"] == "policyqa-answer-model/2"
-    assert raw["sentence"]["kind"] == "trees" and raw["decision"]["kind"] == "linear"
+    assert raw["sentence"]["kind"] == "trees" and raw["decision"]["kind"] == raw["span"]["kind"] == "linear"
     models = load_models(EXPECTED_FEATURES)
     assert models.sentence.features == SENTENCE_FEATURES and models.decision.features == DECISION_FEATURES
     assert 0.0 < models.decision.threshold < 1.0
