@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ _TOKEN = re.compile(
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
 
 _RESOURCES = Path(__file__).with_name("resources")
+TAG_CACHE_SIZE = 8192  # texts whose part-of-speech tags are kept (sentences: a few MB)
 
 
 class CutMode(enum.StrEnum):
@@ -169,6 +171,10 @@ class ChineseTokenizer:
         self._tagger: Any = None
         self._lock = threading.Lock()
         self._tag_lock = threading.Lock()
+        # Tags of recent texts: an answer tags its candidate sentences and then again the
+        # quoted ones for the short answer, and a small corpus serves the same sentences
+        # to many questions.
+        self._tags: OrderedDict[str, tuple[tuple[str, str], ...]] = OrderedDict()
 
     @property
     def cut(self) -> CutMode:
@@ -219,7 +225,15 @@ class ChineseTokenizer:
                     tagger = jieba.posseg.POSTokenizer(self._dictionary_unlocked())
                     self._tagger = tagger
         with self._tag_lock:  # POSTokenizer merges user tags lazily: not safe to share unguarded
-            return [(p.word, p.flag) for p in tagger.cut(text, HMM=True)]
+            tags = self._tags.get(text)
+            if tags is None:
+                tags = tuple((p.word, p.flag) for p in tagger.cut(text, HMM=True))
+                self._tags[text] = tags
+                if len(self._tags) > TAG_CACHE_SIZE:
+                    self._tags.popitem(last=False)
+            else:
+                self._tags.move_to_end(text)
+            return list(tags)
 
     def _cut_run(self, run: str) -> Iterator[str]:
         # The one place that calls jieba; the cut mode is named in the fingerprint.
