@@ -175,7 +175,7 @@ DECISION_FEATURES = (
     "subject_in_passage",  # ... in the best passage
     "english",  # the question is not mostly Chinese
     # The best sentence's own reading of the question, each named best_<sentence feature>:
-    # its probability alone hides which evidence it rests on, and the trees combine them.
+    # its probability alone hides which evidence it rests on.
     *(f"best_{name}" for name in _BEST_SENTENCE_FEATURES),
 )
 # How many sentences before the best one a short answer may come from: a
