@@ -25,7 +25,7 @@ class ProgressBars:
         self.enabled = terminal if enabled is None else enabled
         self.plain = (not terminal if plain is None else plain) and not self.enabled
         self._bars: dict[str, tqdm] = {}
-        self._steps: dict[str, int] = {}  # stage -> the last tenth printed
+        self._steps: dict[str, tuple[int, int]] = {}  # stage -> (its total, the last tenth printed)
 
     def update(self, stage: str, done: int, total: int) -> None:
         if self.plain:
@@ -44,8 +44,11 @@ class ProgressBars:
         if total < PLAIN_MIN_TOTAL:
             return
         step = min(PLAIN_STEPS, done * PLAIN_STEPS // total)
-        if step > self._steps.get(stage, 0):
-            self._steps[stage] = step
+        last_total, last = self._steps.get(stage, (total, 0))
+        if total != last_total or step < last:
+            last = 0  # the stage runs again (the next fold's index): count its tenths afresh
+        self._steps[stage] = (total, max(step, last))
+        if step > last:
             label = _LABELS.get(stage, stage)
             print(f"{label}: {done}/{total} ({step * 100 // PLAIN_STEPS}%)", file=sys.stderr, flush=True)
 

@@ -25,3 +25,13 @@ def test_bars_and_lines_are_never_both_shown(capsys: pytest.CaptureFixture[str])
     quiet = ProgressBars(enabled=False, plain=False)
     quiet.update("ask", 500, 500)
     assert capsys.readouterr().err == ""
+
+
+def test_a_stage_that_runs_again_prints_its_tenths_again(capsys: pytest.CaptureFixture[str]) -> None:
+    # The answer eval builds one index per fold under one ProgressBars: each has its own "embed".
+    with ProgressBars(enabled=False, plain=True) as progress:
+        for total in (500, 500, 300):
+            for done in range(0, total + 1, 50):
+                progress.update("embed", done, total)
+    ends = [line for line in capsys.readouterr().err.splitlines() if line.endswith("(100%)")]
+    assert ends == ["embedding chunks: 500/500 (100%)"] * 2 + ["embedding chunks: 300/300 (100%)"]
