@@ -27,8 +27,7 @@ import math
 import re
 import threading
 import unicodedata
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,6 +40,7 @@ from .chunking import sentence_spans
 from .engine import Engine, SearchResult
 from .errors import DocumentNotFoundError
 from .hybrid import SearchMode, cjk_share
+from .lru import LRUCache
 from .pinyin import char_readings
 from .reader import TransformersReader
 from .short_answer import (
@@ -329,33 +329,6 @@ def _bare(number: str) -> str:
 # ---- the answerer ----
 
 
-class _VectorCache:
-    """Sentence vectors by text, least recently used dropped first."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_many(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._items]
-        fresh = dict(zip(missing, encode(missing), strict=True)) if missing else {}
-        with self._lock:
-            out = []
-            for t in texts:
-                vector = fresh.get(t)
-                if vector is None:
-                    vector = self._items[t]
-                    self._items.move_to_end(t)
-                else:
-                    self._items[t] = vector
-                out.append(vector)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return np.asarray(out, dtype=np.float32)
-
-
 class ExtractiveAnswerer:
     """Answers a question with sentences quoted from the engine's top passages,
     a short answer where the question asks for a name, a time or a figure, and
@@ -374,7 +347,7 @@ class ExtractiveAnswerer:
         self.reader = reader
         self.config = config or AnswerConfig()
         self.models = models or load_models(EXPECTED_FEATURES)
-        self._cache = _VectorCache(self.config.cache_size)
+        self._vectors: LRUCache[str, np.ndarray] = LRUCache(self.config.cache_size)  # by sentence text
         self._vocabulary: tuple[str | None, str] = (None, "")
         self._lock = threading.Lock()
 
@@ -502,7 +475,11 @@ class ExtractiveAnswerer:
         question_vector = analysis.result.query_vector  # embedded once, by the search
         if question_vector is None:  # lexical mode: the search embedded nothing
             question_vector = self.engine.embedder.encode_queries([analysis.question])[0]
-        vectors = self._cache.get_many([c.text for c in cands], self.engine.embedder.encode_documents)
+        encode = self.engine.embedder.encode_documents
+        vectors = np.asarray(
+            self._vectors.get_many([c.text for c in cands], lambda texts: dict(zip(texts, encode(texts), strict=True))),
+            dtype=np.float32,
+        )
         dense = (vectors @ question_vector).tolist()
         passage_share = {h.chunk.chunk_id: share(set(tokenize(h.chunk.text))) for h in hits}
         title_share = {h.chunk.doc_id: share(set(tokenize(h.title))) for h in hits}

@@ -14,8 +14,7 @@ rank_bm25's, and only which candidates reach the cut can differ.
 from __future__ import annotations
 
 import math
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -24,6 +23,7 @@ import numpy as np
 from .backend import Filters, Ranking
 from .chunkstore import DocRecord, section_at
 from .errors import DocumentNotFoundError, IndexCorruptError, InputError
+from .lru import LRUCache
 from .milvus_filters import filter_expression
 from .types import Chunk
 
@@ -68,29 +68,17 @@ class ChunkCache:
     read once stays valid across versions."""
 
     def __init__(self, size: int = 8_192) -> None:  # about 20 KB a row (tokens, vector)
-        self._rows: OrderedDict[int, dict[str, Any]] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
+        self._rows: LRUCache[int, dict[str, Any]] = LRUCache(size)
 
     def get_many(self, keys: Iterable[int], fetch: Callable[[list[int]], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        keys = [int(k) for k in keys]
-        with self._lock:
-            missing = [k for k in dict.fromkeys(keys) if k not in self._rows]
-        fetched = {int(r["key"]): _compact(r) for r in fetch(missing)} if missing else {}
-        with self._lock:
-            for key, row in fetched.items():
-                self._rows[key] = row
-            out = []
-            for k in keys:
-                row = fetched.get(k) or self._rows.get(k)
-                if row is None:
-                    raise IndexCorruptError(f"chunk {k} is listed by the index but missing from Milvus")
-                if k in self._rows:
-                    self._rows.move_to_end(k)
-                out.append(row)
-            while len(self._rows) > self._size:
-                self._rows.popitem(last=False)
-            return out
+        def fetch_all(missing: list[int]) -> dict[int, dict[str, Any]]:
+            fetched = {int(r["key"]): _compact(r) for r in fetch(missing)}
+            lost = next((k for k in missing if k not in fetched), None)
+            if lost is not None:
+                raise IndexCorruptError(f"chunk {lost} is listed by the index but missing from Milvus")
+            return fetched
+
+        return self._rows.get_many([int(k) for k in keys], fetch_all)
 
 
 def _compact(row: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import logging
 import re
 import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import jieba
 
 from .enums import parse_enum
 from .errors import InputError
+from .lru import LRUCache
 
 # Bump whenever `normalize` or the token rules below change: it feeds the
 # fingerprint, so indexes built with the old rules are detected as stale.
@@ -174,7 +174,7 @@ class ChineseTokenizer:
         # Tags of recent texts: an answer tags its candidate sentences and then again the
         # quoted ones for the short answer, and a small corpus serves the same sentences
         # to many questions.
-        self._tags: OrderedDict[str, tuple[tuple[str, str], ...]] = OrderedDict()
+        self._tags: LRUCache[str, tuple[tuple[str, str], ...]] = LRUCache(TAG_CACHE_SIZE)
 
     @property
     def cut(self) -> CutMode:
@@ -224,16 +224,12 @@ class ChineseTokenizer:
                 if tagger is None:
                     tagger = jieba.posseg.POSTokenizer(self._dictionary_unlocked())
                     self._tagger = tagger
-        with self._tag_lock:  # POSTokenizer merges user tags lazily: not safe to share unguarded
-            tags = self._tags.get(text)
-            if tags is None:
+        tags = self._tags.get(text)
+        if tags is None:
+            with self._tag_lock:  # POSTokenizer merges user tags lazily: not safe to share unguarded
                 tags = tuple((p.word, p.flag) for p in tagger.cut(text, HMM=True))
-                self._tags[text] = tags
-                if len(self._tags) > TAG_CACHE_SIZE:
-                    self._tags.popitem(last=False)
-            else:
-                self._tags.move_to_end(text)
-            return list(tags)
+            self._tags.put(text, tags)
+        return list(tags)
 
     def _cut_run(self, run: str) -> Iterator[str]:
         # The one place that calls jieba; the cut mode is named in the fingerprint.

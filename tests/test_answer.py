@@ -16,7 +16,6 @@ from policyqa.index.answer import (
     ExtractiveAnswerer,
     _pieces,
     _romanized_prefix,
-    _VectorCache,
     numbers_in,
     strip_markers,
     unsupported_numbers,
@@ -204,20 +203,6 @@ def test_long_sentences_are_cut_into_clause_groups() -> None:
 )
 def test_romanized_prefix(word: str, key: str, prefix: str) -> None:
     assert _romanized_prefix(word, key) == prefix
-
-
-def test_vector_cache_encodes_each_text_once_and_forgets_the_oldest() -> None:
-    calls: list[list[str]] = []
-
-    def encode(texts: list[str]) -> np.ndarray:
-        calls.append(texts)
-        return np.asarray([[len(t), 1.0] for t in texts], dtype=np.float32)
-
-    cache = _VectorCache(size=2)
-    assert cache.get_many(["a", "bb", "a"], encode).tolist() == [[1, 1], [2, 1], [1, 1]]
-    cache.get_many(["bb", "ccc"], encode)  # "a" is now the oldest and is dropped
-    cache.get_many(["a"], encode)
-    assert calls == [["a", "bb"], ["ccc"], ["a"]]
 
 
 def test_config_is_checked() -> None:

@@ -295,6 +295,7 @@ def test_cut_mode_is_in_the_fingerprint_and_parsed_with_a_clear_error() -> None:
 def test_tags_are_cached_per_text_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     import policyqa.index.tokenize as tokenize_module
 
+    monkeypatch.setattr(tokenize_module, "TAG_CACHE_SIZE", 2)
     tok = ChineseTokenizer()
     text = "广阳湾智创生态城数字经济增加值占GDP比重达35%。"
     first = tok.tag(text)
@@ -304,7 +305,6 @@ def test_tags_are_cached_per_text_and_bounded(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(tok._tagger, "cut", lambda t, HMM=True: calls.update([t]) or cut(t, HMM=HMM))
     first.append(("changed", "x"))  # a caller's list is its own: the cache does not share it
     assert tok.tag(text) == first[:-1] and not calls  # served from the cache
-    monkeypatch.setattr(tokenize_module, "TAG_CACHE_SIZE", 2)
     for other in ("第一句。", "第二句。", "第三句。"):
         tok.tag(other)
     assert tok.tag(text) == first[:-1] and calls[text] == 1  # evicted as the oldest, tagged again
