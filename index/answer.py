@@ -11,7 +11,8 @@ Three decisions are learned (index/answer_model.py, refitted by
 cross-fitted by paragraph):
 - which sentences answer: features of each sentence of the top passages
   (SENTENCE_FEATURES: coverage of the question's idf-weighted terms in the
-  sentence, its neighbours, its passage and its title; dense similarity; the
+  sentence, its neighbours, its passage and its title; the same counting each
+  term's nearest word in the sentence by cosine (soft matches); dense similarity; the
   passage's fused score and ranks; whether it holds a span of the kind asked for);
 - whether to answer at all (DECISION_FEATURES: the best sentence's score, how
   much of the question the index and the best document know, what the
@@ -100,6 +101,7 @@ class AnswerConfig:
     # trade-off and picks it), so hits come from choosing.
     follow_ratio: float = 0.2
     cache_size: int = 4096  # sentence vectors kept between questions
+    word_cache_size: int = 32768  # word vectors kept between questions (float16: 32 MB)
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_sentences <= 3:
@@ -142,6 +144,13 @@ SENTENCE_FEATURES = (
     "tiling_gap",  # ... and for tiling
     "context_fit",  # some gap in it sits between the question's words before and after its question word
     "context_fit_gap",  # ... minus the best among the candidates
+    # Soft matches, for the question's words the sentence says otherwise (去世 / 卒,
+    # 出名 / 闻名): each of the question's terms counts with its best cosine to a
+    # word of the sentence (1 for the word itself), embedded alone by the model.
+    "soft_terms",  # idf-weighted, as sentence_terms, with the words the index lacks at the top idf
+    "local_soft_terms",  # weighted as local_terms
+    "soft_terms_gap",  # ... minus the best among the candidates
+    "local_soft_terms_gap",  # ... the same for local_soft_terms
 )
 # The best sentence's features the decision reads too.
 _BEST_SENTENCE_FEATURES = (
@@ -268,6 +277,7 @@ class Analysis:
     view: Any
     k: int
     terms: dict[str, float] = field(default_factory=dict)
+    unseen: dict[str, float] = field(default_factory=dict)  # its Chinese words the index lacks, at the top idf
     known_share: float = 0.0
     rarest: str = ""
     salient: Salient | None = None
@@ -348,6 +358,7 @@ class ExtractiveAnswerer:
         self.config = config or AnswerConfig()
         self.models = models or load_models(EXPECTED_FEATURES)
         self._vectors: LRUCache[str, np.ndarray] = LRUCache(self.config.cache_size)  # by sentence text
+        self._words: LRUCache[str, np.ndarray] = LRUCache(self.config.word_cache_size)  # by word
         self._vocabulary: tuple[str | None, str] = (None, "")
         self._lock = threading.Lock()
 
@@ -396,7 +407,7 @@ class ExtractiveAnswerer:
         analysis = Analysis(result.query, kind, result, view, k)
         if not result.hits:
             return analysis
-        analysis.terms, analysis.known_share, analysis.rarest = self.question_terms(
+        analysis.terms, analysis.unseen, analysis.known_share, analysis.rarest = self.question_terms(
             result.tokens, result.bridge.weights() if result.bridge else {}, view
         )
         analysis.salient = self.salient(result.query, result.tokens, view)
@@ -415,26 +426,26 @@ class ExtractiveAnswerer:
 
     def question_terms(
         self, tokens: Sequence[str], bridged: Mapping[str, float], view: Any
-    ) -> tuple[dict[str, float], float, str]:
+    ) -> tuple[dict[str, float], dict[str, float], float, str]:
         """The question's index terms with their weights (idf over the index's
-        chunks, times the bridge's weight for a term it translated); the share of
-        the question's idf mass the index knows at all (a term it lacks counts at
-        the highest idf); and the rarest index term."""
+        chunks, times the bridge's weight for a term it translated); its Chinese
+        words the index lacks, each at the highest idf; the share of the
+        question's idf mass the index knows at all; and the rarest index term."""
         vocabulary = view.lexical_vocabulary()
         n = max(1, int(view.stats().get("chunks", 1)))
         unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         weights: dict[str, float] = {}
-        missing = 0.0
+        unseen: dict[str, float] = {}
         for term, factor in [*((t, 1.0) for t in dict.fromkeys(tokens)), *bridged.items()]:
             df = vocabulary.document_frequency(term)
             if df:
                 idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
                 weights[term] = max(weights.get(term, 0.0), idf * min(1.0, factor))
             elif factor >= 1.0 and _CJK_WORD.match(term):
-                missing += unseen_idf
-        known = sum(weights.values())
+                unseen[term] = unseen_idf
+        known, missing = sum(weights.values()), sum(unseen.values())
         rarest = max(weights, key=lambda t: weights[t]) if weights else ""
-        return weights, known / (known + missing) if known + missing else 0.0, rarest
+        return weights, unseen, known / (known + missing) if known + missing else 0.0, rarest
 
     def candidates(self, hits: Sequence[Hit]) -> list[Candidate]:
         """Sentences of the passages, long ones cut at clause marks; a sentence two passages share counts once."""
@@ -486,6 +497,12 @@ class ExtractiveAnswerer:
         by_passage: dict[str, list[int]] = {}
         for i, c in enumerate(cands):
             by_passage.setdefault(c.hit.chunk.chunk_id, []).append(i)
+        # Soft matches read the words the index lacks too: 去世 where the reports say 卒.
+        soft_terms = {**analysis.unseen, **terms}
+        soft_total = sum(soft_terms.values()) or 1.0
+        soft_local = {t: math.log(1 + len(cands) / (1 + sum(t in w for w in tokens))) for t in soft_terms}
+        soft_local_total = sum(soft_local.values()) or 1.0
+        soft = self._soft_matches(list(soft_terms), tokens)
         anchor_words = [*analysis.anchors.left, *analysis.anchors.right]
         question_figures = {_bare(n) for n in numbers_in(analysis.question)}
         rows: list[dict[str, float]] = []
@@ -519,9 +536,13 @@ class ExtractiveAnswerer:
                 "figures": _figure_share(question_figures, c.text),
                 "tiling": _tiling(analysis.core, folded[i]),
                 "context_fit": context_fit(folded[i], analysis.anchors) if analysis.chinese else 0.0,
+                "soft_terms": sum(w * m for w, m in zip(soft_terms.values(), soft[i], strict=True)) / soft_total,
+                "local_soft_terms": sum(w * m for w, m in zip(soft_local.values(), soft[i], strict=True))
+                / soft_local_total,
             })
         # Each sentence against the best of its rivals: which sentence answers is a choice among them.
-        for name in ("sentence_terms", "dense", "bigrams", "local_terms", "local_bigrams", "tiling", "context_fit"):
+        gapped = ("sentence_terms", "dense", "bigrams", "local_terms", "local_bigrams", "tiling", "context_fit")
+        for name in (*gapped, "soft_terms", "local_soft_terms"):
             top = max(r[name] for r in rows)
             for r in rows:
                 r[f"{name}_gap"] = r[name] - top
@@ -532,6 +553,27 @@ class ExtractiveAnswerer:
             for c, r, f, p in zip(cands, rows, features, probabilities, strict=True)
         ]
         return best_first(scored)
+
+    def _soft_matches(self, terms: list[str], tokens: Sequence[set[str]]) -> np.ndarray:
+        """For each sentence (row) and question term (column), the term's best
+        cosine to a word of the sentence: 1 where the sentence has the term itself."""
+        out = np.zeros((len(tokens), len(terms)), dtype=np.float32)
+        words = sorted(set().union(*tokens))
+        if not terms or not words:
+            return out
+        encode = self.engine.embedder.encode_documents
+
+        def embed(missing: list[str]) -> dict[str, np.ndarray]:
+            return dict(zip(missing, np.asarray(encode(missing), dtype=np.float16), strict=True))
+
+        vectors = np.asarray(self._words.get_many([*terms, *words], embed), dtype=np.float32)
+        similarity = vectors[: len(terms)] @ vectors[len(terms) :].T  # terms x words
+        column = {w: j for j, w in enumerate(words)}
+        for i, sentence in enumerate(tokens):
+            if sentence:
+                out[i] = similarity[:, [column[w] for w in sentence]].max(axis=1)
+            out[i, [j for j, t in enumerate(terms) if t in sentence]] = 1.0
+        return out
 
     def leading_phrase(self, question: str) -> str:
         """The words a question opens with, up to its first verb, preposition,

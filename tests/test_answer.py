@@ -205,6 +205,25 @@ def test_romanized_prefix(word: str, key: str, prefix: str) -> None:
     assert _romanized_prefix(word, key) == prefix
 
 
+def test_soft_matches_count_a_word_said_otherwise(
+    answerer: ExtractiveAnswerer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A question term the sentence lacks counts with its best cosine to one of
+    the sentence's words, from the real model: 去世 is nearer to a sentence that
+    says 逝世 than to one about football; a term the sentence has counts 1."""
+    soft = answerer._soft_matches(["去世", "1994"], [{"1994", "逝世", "美国"}, {"足球", "比赛", "美国"}, set()])
+    assert soft.shape == (3, 2)
+    assert soft[0, 1] == 1.0 and soft[1, 1] < 1.0  # the literal term
+    assert soft[0, 0] > 0.75 > soft[1, 0]  # 逝世 ~ 去世 at 0.83; nothing in the football sentence
+    assert soft[2].tolist() == [0.0, 0.0]  # a sentence without words matches nothing
+    calls: list[list[str]] = []
+    encode = answerer.engine.embedder.encode_documents
+    counting = lambda texts: calls.append(texts) or encode(texts)  # noqa: E731
+    monkeypatch.setattr(answerer.engine.embedder, "encode_documents", counting)
+    again = answerer._soft_matches(["去世", "1994"], [{"1994", "逝世", "美国"}, {"足球", "比赛", "美国"}, set()])
+    assert calls == [] and np.array_equal(again, soft)  # the words' vectors are kept between questions
+
+
 def test_config_is_checked() -> None:
     with pytest.raises(ValueError, match="max_sentences"):
         AnswerConfig(max_sentences=0)
