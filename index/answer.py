@@ -475,9 +475,14 @@ class ExtractiveAnswerer:
         def share(words: set[str]) -> float:
             return sum(terms[t] for t in words if t in terms) / total
 
+        # Soft matches (below) read the words the index lacks too: 去世 where the reports say 卒.
+        soft_terms = {**analysis.unseen, **terms}
+        soft_total = sum(soft_terms.values()) or 1.0
         # Local weights: a question term most candidates share (the subject, usually)
         # says little about which of them answers; a rare one says much.
-        local = {t: math.log(1 + len(cands) / (1 + sum(t in w for w in tokens))) for t in terms}
+        soft_local = {t: math.log(1 + len(cands) / (1 + sum(t in w for w in tokens))) for t in soft_terms}
+        soft_local_total = sum(soft_local.values()) or 1.0
+        local = {t: soft_local[t] for t in terms}
         local_total = sum(local.values()) or 1.0
         local_bigram = {
             b: math.log(1 + len(cands) / (1 + sum(b in f for f in folded))) for b in analysis.bigrams
@@ -497,11 +502,6 @@ class ExtractiveAnswerer:
         by_passage: dict[str, list[int]] = {}
         for i, c in enumerate(cands):
             by_passage.setdefault(c.hit.chunk.chunk_id, []).append(i)
-        # Soft matches read the words the index lacks too: 去世 where the reports say 卒.
-        soft_terms = {**analysis.unseen, **terms}
-        soft_total = sum(soft_terms.values()) or 1.0
-        soft_local = {t: math.log(1 + len(cands) / (1 + sum(t in w for w in tokens))) for t in soft_terms}
-        soft_local_total = sum(soft_local.values()) or 1.0
         soft = self._soft_matches(list(soft_terms), tokens)
         anchor_words = [*analysis.anchors.left, *analysis.anchors.right]
         question_figures = {_bare(n) for n in numbers_in(analysis.question)}
